@@ -1,0 +1,106 @@
+//! The LSTM step on the CPU, one character at a time.
+
+use super::math::{sigmoid, tanh};
+use crate::vocab::Vocab;
+use crate::weights::{Hyper, LayerWeights, Weights};
+
+/// The model's parameters laid out for the step (as in the weights file: row-major
+/// `[input, 4H]`, so a matrix-vector product is a sum of scaled rows, which vectorises across
+/// the output and keeps a fixed summation order on every SIMD width).
+#[derive(Clone, Debug)]
+pub struct CpuModel {
+    vocab: Vocab,
+    hyper: Hyper,
+    layers: Vec<LayerWeights>,
+    head_weight: Vec<f32>,
+    head_bias: Vec<f32>,
+}
+
+/// Hidden and cell state of every layer, plus scratch space so a step allocates nothing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LstmState {
+    h: Vec<f32>,
+    c: Vec<f32>,
+    gates: Vec<f32>,
+}
+
+impl LstmState {
+    /// The last layer's hidden state.
+    pub fn top_hidden(&self) -> &[f32] {
+        let h = self.gates.len() / 4;
+        &self.h[self.h.len() - h..]
+    }
+}
+
+/// y += a * row, element by element (no fused multiply-add, for identical bits everywhere).
+#[inline]
+fn axpy(y: &mut [f32], a: f32, row: &[f32]) {
+    for (y, w) in y.iter_mut().zip(row) {
+        *y += a * w;
+    }
+}
+
+impl CpuModel {
+    pub fn new(weights: &Weights) -> Self {
+        CpuModel {
+            vocab: weights.vocab.clone(),
+            hyper: weights.hyper,
+            layers: weights.layers.clone(),
+            head_weight: weights.head_weight.clone(),
+            head_bias: weights.head_bias.clone(),
+        }
+    }
+
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    pub fn hyper(&self) -> Hyper {
+        self.hyper
+    }
+
+    /// The zero state a sample starts from.
+    pub fn zero_state(&self) -> LstmState {
+        let n = self.hyper.layers * self.hyper.hidden;
+        LstmState { h: vec![0.0; n], c: vec![0.0; n], gates: vec![0.0; 4 * self.hyper.hidden] }
+    }
+
+    /// Feed one token; writes the next character's logits (length `vocab_size`).
+    pub fn step(&self, state: &mut LstmState, token: usize, logits: &mut [f32]) {
+        let hd = self.hyper.hidden;
+        let g = 4 * hd;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let gates = &mut state.gates;
+            gates.copy_from_slice(&layer.bias);
+            if l == 0 {
+                let token = token.min(self.hyper.vocab_size - 1);
+                axpy(gates, 1.0, &layer.w_ih[token * g..(token + 1) * g]);
+            } else {
+                // The layer below has already been updated for this step: its new h is our input.
+                let below = &state.h[(l - 1) * hd..l * hd];
+                for (i, &x) in below.iter().enumerate() {
+                    axpy(gates, x, &layer.w_ih[i * g..(i + 1) * g]);
+                }
+            }
+            let h = &mut state.h[l * hd..(l + 1) * hd];
+            for (i, &x) in h.iter().enumerate() {
+                axpy(gates, x, &layer.w_hh[i * g..(i + 1) * g]);
+            }
+            let c = &mut state.c[l * hd..(l + 1) * hd];
+            for j in 0..hd {
+                let i = sigmoid(gates[j]);
+                let f = sigmoid(gates[hd + j]);
+                let o = sigmoid(gates[2 * hd + j]);
+                let cand = tanh(gates[3 * hd + j]);
+                c[j] = f * c[j] + i * cand;
+                h[j] = o * tanh(c[j]);
+            }
+        }
+        let v = self.hyper.vocab_size;
+        logits[..v].copy_from_slice(&self.head_bias);
+        let top = &state.h[(self.hyper.layers - 1) * hd..];
+        for (i, &x) in top.iter().enumerate() {
+            axpy(&mut logits[..v], x, &self.head_weight[i * v..(i + 1) * v]);
+        }
+    }
+}

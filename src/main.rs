@@ -1,0 +1,371 @@
+//! `kernrnn`: train, sample and evaluate the **kern LSTM from the command line.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use kernrnn::kern::{self, ScoreOptions};
+use kernrnn::train::{self, Backend, Outcome, Progress, TrainConfig, TrainRun, TrainState};
+use kernrnn::{CpuModel, SampleOptions, Sampler, Weights};
+
+#[derive(Parser)]
+#[command(name = "kernrnn", version, about = "A character-level LSTM that composes piano music in Humdrum **kern")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model on a folder of .krn files, with checkpoints, and export its weights.
+    Train(TrainArgs),
+    /// Sample a piece from a weights file.
+    Sample(SampleArgs),
+    /// Measure a model's cross-entropy on a folder of .krn files.
+    Eval(EvalArgs),
+    /// Print the prepared training text of a folder of .krn files.
+    Prep(PrepArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    /// burn's flex backend on all CPU cores
+    Cpu,
+    /// burn's wgpu backend (Vulkan, Metal, DX12); needs a build with `--features wgpu`
+    Wgpu,
+}
+
+impl From<BackendArg> for Backend {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Cpu => Backend::Cpu,
+            BackendArg::Wgpu => Backend::Wgpu,
+        }
+    }
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Folder of .krn files (searched recursively)
+    #[arg(long)]
+    corpus: PathBuf,
+    /// Model name: checkpoints go to checkpoints/NAME, weights to OUT/NAME.safetensors
+    #[arg(long)]
+    name: String,
+    /// Continue the run saved in the checkpoint folder
+    #[arg(long)]
+    resume: bool,
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendArg,
+    /// Folder for the exported weights and manifest.json
+    #[arg(long, default_value = "models")]
+    out: PathBuf,
+    /// Checkpoint folder [default: checkpoints/NAME]
+    #[arg(long)]
+    checkpoint_dir: Option<PathBuf>,
+    /// LSTM layers
+    #[arg(long, default_value_t = 3)]
+    layers: usize,
+    /// Units per layer
+    #[arg(long, default_value_t = 128)]
+    hidden: usize,
+    /// Characters per sequence (truncated backpropagation length)
+    #[arg(long, default_value_t = 50)]
+    seq_length: usize,
+    /// Sequences per batch
+    #[arg(long, default_value_t = 50)]
+    batch_size: usize,
+    /// Adam learning rate
+    #[arg(long, default_value_t = 2e-3)]
+    learning_rate: f64,
+    /// Learning-rate factor applied at each epoch end from --decay-after on
+    #[arg(long, default_value_t = 0.97)]
+    lr_decay: f64,
+    #[arg(long, default_value_t = 10)]
+    decay_after: usize,
+    /// Clamp each gradient element to ±this
+    #[arg(long, default_value_t = 5.0)]
+    grad_clip: f32,
+    /// Dropout between layers and before the output layer
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f64,
+    /// Epochs in all (a resumed run may extend it)
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    /// Share of the prepared text held out for validation (its end)
+    #[arg(long, default_value_t = 0.05)]
+    valid_fraction: f64,
+    /// Validate and checkpoint every this many iterations (and at each epoch end)
+    #[arg(long, default_value_t = 200)]
+    eval_every: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Stop with a checkpoint after this many minutes (continue later with --resume)
+    #[arg(long)]
+    max_minutes: Option<f64>,
+    /// Stop with a checkpoint after this many iterations (continue later with --resume)
+    #[arg(long)]
+    max_iterations: Option<u64>,
+}
+
+#[derive(Args)]
+struct SampleArgs {
+    /// Weights file written by `kernrnn train`
+    #[arg(long, default_value = "models/mozart.safetensors")]
+    model: PathBuf,
+    /// Sampling temperature: lower is safer, higher is wilder
+    #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
+    temperature: f32,
+    /// Random seed: the same seed and options give the same piece
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Text to start from (default: a barline, "@" and a line end)
+    #[arg(long, conflicts_with = "prime_file")]
+    prime: Option<String>,
+    /// Read the prime text from a file
+    #[arg(long)]
+    prime_file: Option<PathBuf>,
+    /// Characters to sample after the prime
+    #[arg(long, default_value_t = 2000, allow_negative_numbers = true)]
+    length: usize,
+    /// Always take the most likely character
+    #[arg(long)]
+    argmax: bool,
+    /// Print a complete **kern score instead of the raw sample
+    #[arg(long)]
+    kern: bool,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// Folder of .krn files, prepared as for training
+    #[arg(long)]
+    corpus: PathBuf,
+    /// Print JSON instead of text
+    #[arg(long)]
+    json: bool,
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendArg,
+}
+
+#[derive(Args)]
+struct PrepArgs {
+    #[arg(long)]
+    corpus: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => cmd_train(a),
+        Command::Sample(a) => cmd_sample(a),
+        Command::Eval(a) => cmd_eval(a),
+        Command::Prep(a) => cmd_prep(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends quietly.
+fn print_out(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("cannot write output: {e}")),
+        _ => Ok(()),
+    }
+}
+
+fn load_weights(path: &Path) -> Result<Weights, String> {
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("model file {} does not exist", path.display()),
+        _ => format!("cannot read model file {}: {e}", path.display()),
+    })?;
+    Weights::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn cmd_sample(a: SampleArgs) -> Result<ExitCode, String> {
+    let prime = match (&a.prime, &a.prime_file) {
+        (_, Some(f)) => std::fs::read_to_string(f)
+            .map_err(|e| format!("cannot read prime file {}: {e}", f.display()))?,
+        (Some(p), None) => p.clone(),
+        (None, None) => SampleOptions::default().prime,
+    };
+    let opts = SampleOptions { temperature: a.temperature, seed: a.seed, prime, length: a.length, argmax: a.argmax };
+    // Cheap checks before reading the model, so a typo is reported at once.
+    opts.validate().map_err(|e| e.to_string())?;
+    let weights = load_weights(&a.model)?;
+    let model = Arc::new(CpuModel::new(&weights));
+    let mut sampler = Sampler::new(model, opts.clone()).map_err(|e| e.to_string())?;
+    let mut raw = opts.prime.clone();
+    sampler.take(opts.length, &mut raw);
+    let text = if a.kern {
+        let title = format!("kernrnn {} sample, seed {}, temperature {}", weights.provenance.name, a.seed, a.temperature);
+        kern::reconstruct(&raw, &ScoreOptions { title: Some(title), ..Default::default() })
+    } else {
+        raw
+    };
+    print_out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_eval(a: EvalArgs) -> Result<ExitCode, String> {
+    let weights = load_weights(&a.model)?;
+    let corpus = kern::prepare_dir(&a.corpus).map_err(|e| e.to_string())?;
+    for w in &corpus.warnings {
+        eprintln!("warning: {w}");
+    }
+    let device = Backend::from(a.backend).device().map_err(|e| e.to_string())?;
+    let report = train::evaluate_corpus(&weights, &corpus, &a.corpus, &device).map_err(|e| e.to_string())?;
+    let text = if a.json {
+        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n"
+    } else {
+        let mut s = format!(
+            "{}: {} files, {} characters, {} scored\nloss: {:.4} nats/char ({:.4} bits/char)\n",
+            report.corpus, report.files, report.chars, report.scored_chars, report.loss_nats, report.loss_bits
+        );
+        if report.unknown_chars > 0 {
+            s += &format!(
+                "{} characters unknown to the model were left out: {:?}\n",
+                report.unknown_chars, report.unknown
+            );
+        }
+        s
+    };
+    print_out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_prep(a: PrepArgs) -> Result<ExitCode, String> {
+    let corpus = kern::prepare_dir(&a.corpus).map_err(|e| e.to_string())?;
+    for w in &corpus.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!("{}", corpus.summary(&a.corpus));
+    print_out(&corpus.text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on a terminal; plain log lines elsewhere.
+struct Bar {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress for Bar {
+    fn start(&mut self, total: u64, done: u64) {
+        let bar = ProgressBar::new(total);
+        if bar.is_hidden() {
+            return;
+        }
+        bar.set_style(
+            ProgressStyle::with_template("[{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} it  {msg}  ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_position(done);
+        bar.reset_eta();
+        self.bar = Some(bar);
+    }
+
+    fn step(&mut self, s: &TrainState, chars_per_second: f64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(s.global_iteration);
+            bar.set_message(format!(
+                "epoch {:.2}/{} loss {:.3} val {} {:.0} chars/s",
+                s.epochs_done(),
+                s.config.epochs,
+                s.train_loss.unwrap_or(f64::NAN),
+                s.valid_loss.map_or("-".into(), |v| format!("{v:.3}")),
+                chars_per_second
+            ));
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn cmd_train(a: TrainArgs) -> Result<ExitCode, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    // First Ctrl-C: checkpoint and stop at the end of the iteration. Second: stop now.
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted again: exiting without a new checkpoint");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: writing a checkpoint (Ctrl-C again to quit at once)");
+    })
+    .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
+    let run = TrainRun {
+        checkpoint_dir: a.checkpoint_dir.clone().unwrap_or_else(|| Path::new("checkpoints").join(&a.name)),
+        corpus: a.corpus,
+        name: a.name,
+        out_dir: a.out,
+        config: TrainConfig {
+            layers: a.layers,
+            hidden: a.hidden,
+            seq_len: a.seq_length,
+            batch: a.batch_size,
+            learning_rate: a.learning_rate,
+            lr_decay: a.lr_decay,
+            decay_after: a.decay_after,
+            grad_clip: a.grad_clip,
+            dropout: a.dropout,
+            epochs: a.epochs,
+            valid_fraction: a.valid_fraction,
+            eval_every: a.eval_every,
+            seed: a.seed,
+        },
+        backend: a.backend.into(),
+        resume: a.resume,
+        max_minutes: a.max_minutes,
+        max_iterations: a.max_iterations,
+        stop,
+    };
+    let report = train::train(&run, &mut Bar { bar: None }).map_err(|e| e.to_string())?;
+    let s = &report.state;
+    eprintln!(
+        "{}: epoch {:.2}/{}, {} iterations, train loss {:.4}, validation loss {}, {:.0} chars/s, {:.0} s training",
+        match report.outcome {
+            Outcome::Finished => "finished",
+            Outcome::Interrupted => "interrupted",
+            Outcome::OutOfTime => "paused (time or iteration budget)",
+        },
+        s.epochs_done(),
+        s.config.epochs,
+        s.global_iteration,
+        s.train_loss.unwrap_or(f64::NAN),
+        s.valid_loss.map_or("-".into(), |v| format!("{v:.4}")),
+        s.chars_per_second(),
+        s.train_seconds
+    );
+    eprintln!("weights: {}", report.weights_file.display());
+    if report.outcome != Outcome::Finished {
+        eprintln!("continue with the same command and --resume");
+    }
+    Ok(match report.outcome {
+        Outcome::Interrupted => ExitCode::from(130),
+        _ => ExitCode::SUCCESS,
+    })
+}

@@ -1,0 +1,174 @@
+//! The character-level LSTM as a burn module: the one definition of the network, used for
+//! training on any burn device and exported to the weights file that sampling reads.
+//!
+//! Per layer the four gates are one matrix: `gates = x W_ih + h W_hh + b`, `[i | f | o | g]`.
+//! The first layer's input is a one-hot character, so `x W_ih` is a row lookup. Inputs are laid
+//! out time-major (`[T * B, ...]`) so that each time step is a contiguous block of rows.
+
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig};
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+
+use crate::weights::{Hyper, LayerWeights, Provenance, Weights};
+use crate::vocab::Vocab;
+
+/// Parameters are initialised uniformly in ±INIT_RANGE, as in char-rnn.
+pub const INIT_RANGE: f64 = 0.08;
+
+#[derive(Module, Debug)]
+pub struct LstmLayer {
+    pub w_ih: Param<Tensor<2>>,
+    pub w_hh: Param<Tensor<2>>,
+    pub bias: Param<Tensor<1>>,
+}
+
+#[derive(Module, Debug)]
+pub struct CharLstm {
+    pub layers: Vec<LstmLayer>,
+    pub head_weight: Param<Tensor<2>>,
+    pub head_bias: Param<Tensor<1>>,
+    pub dropout: Dropout,
+}
+
+/// Hidden and cell state per layer, each `[batch, hidden]`.
+pub type State = Vec<(Tensor<2>, Tensor<2>)>;
+
+fn uniform<const D: usize>(shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
+    Param::from_tensor(Tensor::random(
+        shape,
+        Distribution::Uniform(-INIT_RANGE, INIT_RANGE),
+        device,
+    ))
+}
+
+fn param<const D: usize>(values: &[f32], shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
+    Param::from_tensor(Tensor::from_data(TensorData::new(values.to_vec(), shape), device))
+}
+
+fn values<const D: usize>(p: &Param<Tensor<D>>) -> Vec<f32> {
+    p.val().into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default()
+}
+
+impl CharLstm {
+    /// A freshly initialised network.
+    pub fn new(hyper: Hyper, dropout: f64, device: &Device) -> Self {
+        let g = 4 * hyper.hidden;
+        let layers = (0..hyper.layers)
+            .map(|l| LstmLayer {
+                w_ih: uniform([hyper.input_size(l), g], device),
+                w_hh: uniform([hyper.hidden, g], device),
+                bias: uniform([g], device),
+            })
+            .collect();
+        CharLstm {
+            layers,
+            head_weight: uniform([hyper.hidden, hyper.vocab_size], device),
+            head_bias: uniform([hyper.vocab_size], device),
+            dropout: DropoutConfig::new(dropout).init(),
+        }
+    }
+
+    /// The network holding exported weights.
+    pub fn from_weights(w: &Weights, dropout: f64, device: &Device) -> Self {
+        let h = w.hyper;
+        let g = 4 * h.hidden;
+        let layers = w
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(l, lw)| LstmLayer {
+                w_ih: param(&lw.w_ih, [h.input_size(l), g], device),
+                w_hh: param(&lw.w_hh, [h.hidden, g], device),
+                bias: param(&lw.bias, [g], device),
+            })
+            .collect();
+        CharLstm {
+            layers,
+            head_weight: param(&w.head_weight, [h.hidden, h.vocab_size], device),
+            head_bias: param(&w.head_bias, [h.vocab_size], device),
+            dropout: DropoutConfig::new(dropout).init(),
+        }
+    }
+
+    pub fn hyper(&self) -> Hyper {
+        let [hidden, vocab_size] = self.head_weight.shape().dims();
+        Hyper { vocab_size, layers: self.layers.len(), hidden }
+    }
+
+    /// The weights file contents for this network.
+    pub fn to_weights(&self, vocab: Vocab, provenance: Provenance) -> Weights {
+        Weights {
+            vocab,
+            hyper: self.hyper(),
+            provenance,
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LayerWeights {
+                    w_ih: values(&l.w_ih),
+                    w_hh: values(&l.w_hh),
+                    bias: values(&l.bias),
+                })
+                .collect(),
+            head_weight: values(&self.head_weight),
+            head_bias: values(&self.head_bias),
+        }
+    }
+
+    pub fn zero_state(&self, batch: usize, device: &Device) -> State {
+        let h = self.hyper().hidden;
+        (0..self.layers.len())
+            .map(|_| (Tensor::zeros([batch, h], device), Tensor::zeros([batch, h], device)))
+            .collect()
+    }
+
+    /// Runs a batch of sequences. `input` is `[T, B]` token indices (time-major). Returns the
+    /// logits `[T * B, V]` (row `t * B + b`) and the final state.
+    pub fn forward(&self, input: Tensor<2, Int>, state: Option<State>) -> (Tensor<2>, State) {
+        let [steps, batch] = input.dims();
+        let device = input.device();
+        let hd = self.hyper().hidden;
+        let state = state.unwrap_or_else(|| self.zero_state(batch, &device));
+        let tokens = input.reshape([steps * batch]);
+        let mut below: Option<Tensor<2>> = None;
+        let mut final_state = Vec::with_capacity(self.layers.len());
+        for (layer, (mut h, mut c)) in self.layers.iter().zip(state) {
+            // The input projection of every time step at once: one product per layer.
+            let x_proj = match below.take() {
+                None => layer.w_ih.val().select(0, tokens.clone()),
+                Some(x) => self.dropout.forward(x).matmul(layer.w_ih.val()),
+            } + layer.bias.val().unsqueeze::<2>();
+            let w_hh = layer.w_hh.val();
+            let mut outputs = Vec::with_capacity(steps);
+            for t in 0..steps {
+                let gates = x_proj.clone().narrow(0, t * batch, batch) + h.matmul(w_hh.clone());
+                let ifo = sigmoid(gates.clone().narrow(1, 0, 3 * hd));
+                let cand = gates.narrow(1, 3 * hd, hd).tanh();
+                let i = ifo.clone().narrow(1, 0, hd);
+                let f = ifo.clone().narrow(1, hd, hd);
+                let o = ifo.narrow(1, 2 * hd, hd);
+                c = f * c + i * cand;
+                h = o * c.clone().tanh();
+                outputs.push(h.clone());
+            }
+            below = Some(Tensor::cat(outputs, 0));
+            final_state.push((h, c));
+        }
+        let top = self.dropout.forward(below.unwrap_or_else(|| Tensor::zeros([1, hd], &device)));
+        let logits = top.matmul(self.head_weight.val()) + self.head_bias.val().unsqueeze::<2>();
+        (logits, final_state)
+    }
+}
+
+/// Detaches a state from the autodiff graph (truncated backpropagation through time).
+pub fn detach(state: State) -> State {
+    state.into_iter().map(|(h, c)| (h.detach(), c.detach())).collect()
+}
+
+/// Mean cross-entropy (nats) of logits `[N, V]` against targets `[N]`.
+pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+    let n = targets.dims()[0];
+    let log_probs = burn::tensor::activation::log_softmax(logits, 1);
+    log_probs.gather(1, targets.reshape([n, 1])).mean().neg()
+}

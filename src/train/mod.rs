@@ -1,0 +1,559 @@
+//! Native training: batches, the loop, validation, checkpoints and export.
+
+pub mod checkpoint;
+pub mod data;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::grad_clipping::GradientClippingConfig;
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use crate::kern::{prepare_dir, Corpus};
+use crate::model::{cross_entropy, detach, CharLstm, State};
+use crate::vocab::Vocab;
+use crate::weights::{Hyper, Provenance, Weights};
+use data::{split, Batches};
+
+/// Hyper-parameters of a run. Defaults are char-rnn's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub layers: usize,
+    pub hidden: usize,
+    pub seq_len: usize,
+    pub batch: usize,
+    pub learning_rate: f64,
+    /// Multiplies the learning rate at the end of each epoch from `decay_after` on.
+    pub lr_decay: f64,
+    pub decay_after: usize,
+    /// Each gradient element is clamped to ±grad_clip (char-rnn's clipping).
+    pub grad_clip: f32,
+    pub dropout: f64,
+    pub epochs: usize,
+    pub valid_fraction: f64,
+    /// Validate (and checkpoint) every this many iterations, and at every epoch end.
+    pub eval_every: usize,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            layers: 3,
+            hidden: 128,
+            seq_len: 50,
+            batch: 50,
+            learning_rate: 2e-3,
+            lr_decay: 0.97,
+            decay_after: 10,
+            grad_clip: 5.0,
+            dropout: 0.0,
+            epochs: 30,
+            valid_fraction: 0.05,
+            eval_every: 200,
+            seed: 42,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |what: &str| Err(TrainError::Config(what.to_string()));
+        if !(1..=16).contains(&self.layers) {
+            return bad("--layers must be between 1 and 16");
+        }
+        if !(1..=4096).contains(&self.hidden) {
+            return bad("--hidden must be between 1 and 4096");
+        }
+        if !(1..=10_000).contains(&self.seq_len) || !(1..=10_000).contains(&self.batch) {
+            return bad("--seq-length and --batch-size must be between 1 and 10000");
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate < 1.0) {
+            return bad("--learning-rate must be above 0 and below 1");
+        }
+        if !(self.lr_decay.is_finite() && self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            return bad("--lr-decay must be above 0 and at most 1");
+        }
+        if !(self.grad_clip.is_finite() && self.grad_clip > 0.0) {
+            return bad("--grad-clip must be a positive number");
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad("--dropout must be at least 0 and below 1");
+        }
+        if self.epochs == 0 || self.epochs > 100_000 {
+            return bad("--epochs must be between 1 and 100000");
+        }
+        if !(self.valid_fraction > 0.0 && self.valid_fraction < 0.5) {
+            return bad("--valid-fraction must be above 0 and below 0.5");
+        }
+        if self.eval_every == 0 {
+            return bad("--eval-every must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The learning rate during (0-based) epoch `epoch`: decayed once at the end of each epoch
+    /// from epoch `decay_after` on, as char-rnn does.
+    pub fn learning_rate_at(&self, epoch: usize) -> f64 {
+        let decays = (epoch + 1).saturating_sub(self.decay_after.max(1));
+        self.learning_rate * self.lr_decay.powi(decays as i32)
+    }
+}
+
+/// Where training runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// burn's `flex` backend on all CPU cores.
+    Cpu,
+    /// burn's wgpu backend (Vulkan, Metal, DX12): needs the `wgpu` cargo feature.
+    Wgpu,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::Wgpu => "wgpu",
+        }
+    }
+
+    /// The device, without autodiff.
+    pub fn device(self) -> Result<Device, TrainError> {
+        match self {
+            Backend::Cpu => Ok(Device::flex()),
+            #[cfg(feature = "wgpu")]
+            Backend::Wgpu => Ok(Device::wgpu(Default::default())),
+            #[cfg(not(feature = "wgpu"))]
+            Backend::Wgpu => Err(TrainError::Config(
+                "this kernrnn was built without GPU support: rebuild with `cargo build --features wgpu`"
+                    .into(),
+            )),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{0}")]
+    Config(String),
+    #[error("{0}")]
+    Corpus(#[from] crate::kern::CorpusError),
+    #[error("{0}")]
+    Checkpoint(String),
+    #[error("training diverged: the loss became {loss} at iteration {iteration}; try a lower --learning-rate")]
+    Diverged { loss: f32, iteration: u64 },
+    #[error("{0}")]
+    Io(String),
+}
+
+/// One point of the loss history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LossPoint {
+    pub iteration: u64,
+    pub epoch: f64,
+    pub train_loss: f64,
+    pub valid_loss: f64,
+}
+
+/// Everything about a run except tensors: saved with every checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    pub name: String,
+    pub config: TrainConfig,
+    pub backend: Backend,
+    pub vocab: String,
+    pub corpus: String,
+    pub corpus_files: usize,
+    /// FNV-1a of the prepared text: a resumed run must see the same corpus.
+    pub corpus_hash: u64,
+    pub train_chars: usize,
+    pub valid_chars: usize,
+    /// Completed epochs, and iterations done in the current one.
+    pub epoch: usize,
+    pub iteration: usize,
+    pub iterations_per_epoch: usize,
+    pub global_iteration: u64,
+    /// Seconds spent in training steps (not validation), summed over all sessions.
+    pub train_seconds: f64,
+    pub wall_seconds: f64,
+    pub train_loss: Option<f64>,
+    pub valid_loss: Option<f64>,
+    pub best_valid_loss: Option<f64>,
+    pub history: Vec<LossPoint>,
+}
+
+impl TrainState {
+    pub fn finished(&self) -> bool {
+        self.epoch >= self.config.epochs
+    }
+
+    pub fn chars_per_second(&self) -> f64 {
+        let chars = self.global_iteration as f64 * (self.config.batch * self.config.seq_len) as f64;
+        if self.train_seconds > 0.0 {
+            chars / self.train_seconds
+        } else {
+            0.0
+        }
+    }
+
+    pub fn epochs_done(&self) -> f64 {
+        self.epoch as f64 + self.iteration as f64 / self.iterations_per_epoch.max(1) as f64
+    }
+
+    pub fn provenance(&self) -> Provenance {
+        Provenance {
+            name: self.name.clone(),
+            corpus: self.corpus.clone(),
+            files: self.corpus_files,
+            train_chars: self.train_chars,
+            valid_chars: self.valid_chars,
+            epochs: self.epochs_done(),
+            iterations: self.global_iteration,
+            seq_len: self.config.seq_len,
+            batch_size: self.config.batch,
+            learning_rate: self.config.learning_rate,
+            dropout: self.config.dropout,
+            train_loss: self.train_loss,
+            valid_loss: self.valid_loss,
+            train_seconds: self.train_seconds,
+            chars_per_second: self.chars_per_second(),
+            backend: self.backend.name().into(),
+            kernrnn_version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// FNV-1a, 64 bits: a fingerprint of the prepared text, not a security measure.
+pub fn fingerprint(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// What the caller sees of a run's progress.
+pub trait Progress {
+    /// A run starts (or resumes) with this many iterations in all, this many done.
+    fn start(&mut self, total: u64, done: u64);
+    /// After each iteration.
+    fn step(&mut self, state: &TrainState, chars_per_second: f64);
+    /// A line worth keeping in a log (validation, checkpoints, warnings).
+    fn line(&mut self, text: &str);
+    fn finish(&mut self);
+}
+
+/// Progress that goes nowhere (tests).
+pub struct Silent;
+
+impl Progress for Silent {
+    fn start(&mut self, _: u64, _: u64) {}
+    fn step(&mut self, _: &TrainState, _: f64) {}
+    fn line(&mut self, _: &str) {}
+    fn finish(&mut self) {}
+}
+
+/// A training run as the command line describes it.
+#[derive(Clone, Debug)]
+pub struct TrainRun {
+    pub corpus: PathBuf,
+    pub name: String,
+    pub checkpoint_dir: PathBuf,
+    /// Where `NAME.safetensors` and `manifest.json` go.
+    pub out_dir: PathBuf,
+    pub config: TrainConfig,
+    pub backend: Backend,
+    pub resume: bool,
+    /// Stop (with a checkpoint) after this many minutes of this session.
+    pub max_minutes: Option<f64>,
+    /// Stop (with a checkpoint) after this many iterations of this session.
+    pub max_iterations: Option<u64>,
+    /// Set by a Ctrl-C handler: checkpoint and stop.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Finished,
+    Interrupted,
+    OutOfTime,
+}
+
+/// The result of a run: how it ended, its state and the exported weights file.
+#[derive(Clone, Debug)]
+pub struct TrainReport {
+    pub outcome: Outcome,
+    pub state: TrainState,
+    pub weights_file: PathBuf,
+}
+
+fn adam(config: &TrainConfig) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_epsilon(1e-8)
+        .with_grad_clipping(Some(GradientClippingConfig::Value(config.grad_clip)))
+        .init()
+}
+
+/// Validation loss (nats per character) over batches, carrying the state along each stream.
+pub fn evaluate(model: &CharLstm, batches: &Batches) -> f64 {
+    let model = model.valid();
+    let device = model.head_bias.val().device();
+    let mut state: Option<State> = None;
+    let mut total = 0.0f64;
+    for k in 0..batches.iterations {
+        let (x, y) = batches.get(k, &device);
+        let (logits, next) = model.forward(x, state.take());
+        total += cross_entropy(logits, y).into_scalar::<f32>() as f64;
+        state = Some(next);
+    }
+    total / batches.iterations.max(1) as f64
+}
+
+/// Loss of a model on a text it was not necessarily trained on.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalReport {
+    pub corpus: String,
+    pub files: usize,
+    pub chars: usize,
+    /// Characters the model's vocabulary lacks (left out of the text, not silently mapped).
+    pub unknown_chars: usize,
+    pub unknown: String,
+    /// Characters actually scored (the text cut to whole batches).
+    pub scored_chars: usize,
+    pub loss_nats: f64,
+    pub loss_bits: f64,
+}
+
+/// Cross-entropy of a weights file on a prepared corpus.
+pub fn evaluate_corpus(weights: &Weights, corpus: &Corpus, dir: &Path, device: &Device) -> Result<EvalReport, TrainError> {
+    let (tokens, unknown_chars) = weights.vocab.encode_lossy(&corpus.text);
+    let mut unknown: Vec<char> =
+        corpus.text.chars().filter(|&c| weights.vocab.index(c).is_none()).collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    // Many streams keep the batch wide; short texts get fewer streams.
+    let seq_len = 50;
+    let batch = (tokens.len() / (seq_len * 4)).clamp(1, 64);
+    let batches = Batches::new(&tokens, batch, seq_len).ok_or_else(|| {
+        TrainError::Config(format!("the corpus is too short to evaluate ({} characters)", tokens.len()))
+    })?;
+    let model = CharLstm::from_weights(weights, 0.0, device);
+    let loss = evaluate(&model, &batches);
+    Ok(EvalReport {
+        corpus: dir.display().to_string(),
+        files: corpus.files.len(),
+        chars: corpus.chars(),
+        unknown_chars,
+        unknown: unknown.into_iter().collect(),
+        scored_chars: batches.chars(),
+        loss_nats: loss,
+        loss_bits: loss / std::f64::consts::LN_2,
+    })
+}
+
+/// burn seeds one random stream per process, so runs in one process take turns: each run's
+/// initialisation and dropout masks then depend only on its own seed.
+static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Trains (or resumes) a model, checkpointing as it goes, and exports its weights.
+pub fn train(run: &TrainRun, progress: &mut dyn Progress) -> Result<TrainReport, TrainError> {
+    let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    run.config.validate()?;
+    if run.name.is_empty() || !run.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || run.name.starts_with('.') {
+        return Err(TrainError::Config(format!(
+            "--name {:?} must be letters, digits, '-', '_' or '.' (it names files)",
+            run.name
+        )));
+    }
+    let corpus = prepare_dir(&run.corpus)?;
+    for w in &corpus.warnings {
+        progress.line(&format!("warning: {w}"));
+    }
+    progress.line(&corpus.summary(&run.corpus));
+    let hash = fingerprint(&corpus.text);
+    let base_device = run.backend.device()?;
+    let device = base_device.clone().autodiff();
+
+    let existing = checkpoint::exists(&run.checkpoint_dir);
+    if existing && !run.resume {
+        return Err(TrainError::Checkpoint(format!(
+            "{} already holds a training run: pass --resume to continue it, or delete that folder to start over",
+            run.checkpoint_dir.display()
+        )));
+    }
+    if !existing && run.resume {
+        return Err(TrainError::Checkpoint(format!(
+            "--resume: no checkpoint in {} (nothing to resume; leave out --resume to start)",
+            run.checkpoint_dir.display()
+        )));
+    }
+
+    let (mut model, mut optim, mut state, mut carried) = if run.resume {
+        let loaded = checkpoint::load(&run.checkpoint_dir, &device, adam)?;
+        let mut state = loaded.state;
+        if state.corpus_hash != hash {
+            return Err(TrainError::Checkpoint(format!(
+                "the checkpoint in {} was trained on a different corpus ({}: {} files) than {} ({} files); resume with the same --corpus",
+                run.checkpoint_dir.display(),
+                state.corpus,
+                state.corpus_files,
+                run.corpus.display(),
+                corpus.files.len()
+            )));
+        }
+        // Only the length of a run may change when resuming.
+        state.config.epochs = run.config.epochs;
+        progress.line(&format!(
+            "resuming {} at epoch {:.2} (iteration {}), last validation loss {}",
+            state.name,
+            state.epochs_done(),
+            state.global_iteration,
+            state.valid_loss.map_or("-".into(), |v| format!("{v:.4}"))
+        ));
+        (loaded.model, loaded.optim, state, loaded.carried)
+    } else {
+        device.seed(run.config.seed);
+        let vocab = Vocab::from_text(&corpus.text);
+        let hyper = Hyper { vocab_size: vocab.len(), layers: run.config.layers, hidden: run.config.hidden };
+        let model = CharLstm::new(hyper, run.config.dropout, &device);
+        let tokens = vocab.encode(&corpus.text).unwrap_or_default();
+        let (tr, va) = split(&tokens, run.config.valid_fraction);
+        let state = TrainState {
+            name: run.name.clone(),
+            config: run.config.clone(),
+            backend: run.backend,
+            vocab: vocab.as_string(),
+            corpus: run.corpus.display().to_string(),
+            corpus_files: corpus.files.len(),
+            corpus_hash: hash,
+            train_chars: tr.len(),
+            valid_chars: va.len(),
+            epoch: 0,
+            iteration: 0,
+            iterations_per_epoch: 0,
+            global_iteration: 0,
+            train_seconds: 0.0,
+            wall_seconds: 0.0,
+            train_loss: None,
+            valid_loss: None,
+            best_valid_loss: None,
+            history: Vec::new(),
+        };
+        (model, adam(&run.config), state, None)
+    };
+    let config = state.config.clone();
+    let vocab = Vocab::from_chars(state.vocab.chars().collect())
+        .ok_or_else(|| TrainError::Checkpoint("checkpoint vocabulary is invalid".into()))?;
+    let tokens = vocab.encode(&corpus.text).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+    let (train_tokens, valid_tokens) = split(&tokens, config.valid_fraction);
+    let too_short = |what: &str, n: usize| {
+        TrainError::Config(format!(
+            "the {what} text ({n} characters) is too short for one batch of {} x {} characters; use a smaller --batch-size or --seq-length",
+            config.batch, config.seq_len
+        ))
+    };
+    let train_batches = Batches::new(train_tokens, config.batch, config.seq_len)
+        .ok_or_else(|| too_short("training", train_tokens.len()))?;
+    // Validation uses as many streams as the held-out text allows.
+    let valid_batch = (valid_tokens.len().saturating_sub(1) / config.seq_len).clamp(1, config.batch);
+    let valid_batches = Batches::new(valid_tokens, valid_batch, config.seq_len)
+        .ok_or_else(|| too_short("validation", valid_tokens.len()))?;
+    state.iterations_per_epoch = train_batches.iterations;
+
+    let total = (config.epochs * train_batches.iterations) as u64;
+    progress.start(total, state.global_iteration);
+    let session_start = Instant::now();
+    let wall_before = state.wall_seconds;
+    let mut session_iterations = 0u64;
+    let outcome = loop {
+        if state.finished() {
+            break Outcome::Finished;
+        }
+        if run.stop.load(Ordering::SeqCst) {
+            break Outcome::Interrupted;
+        }
+        let minutes = session_start.elapsed().as_secs_f64() / 60.0;
+        if run.max_minutes.is_some_and(|m| minutes >= m)
+            || run.max_iterations.is_some_and(|n| session_iterations >= n)
+        {
+            break Outcome::OutOfTime;
+        }
+        let step_start = Instant::now();
+        // Dropout masks depend only on the seed and the iteration, so a resumed run draws the
+        // same ones as an uninterrupted one.
+        device.seed(config.seed ^ state.global_iteration.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let lr = config.learning_rate_at(state.epoch);
+        let (x, y) = train_batches.get(state.iteration, &device);
+        let (logits, next) = model.forward(x, carried.take());
+        let loss = cross_entropy(logits, y);
+        let loss_value = loss.clone().into_scalar::<f32>();
+        if !loss_value.is_finite() {
+            return Err(TrainError::Diverged { loss: loss_value, iteration: state.global_iteration });
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(lr, model, grads);
+        carried = Some(detach(next));
+        state.train_seconds += step_start.elapsed().as_secs_f64();
+        state.iteration += 1;
+        state.global_iteration += 1;
+        session_iterations += 1;
+        let l = loss_value as f64;
+        state.train_loss = Some(state.train_loss.map_or(l, |s| 0.95 * s + 0.05 * l));
+        let epoch_end = state.iteration >= train_batches.iterations;
+        if epoch_end {
+            state.epoch += 1;
+            state.iteration = 0;
+            // Each epoch starts the streams again from their beginnings.
+            carried = None;
+        }
+        progress.step(&state, state.chars_per_second());
+        if epoch_end || state.global_iteration % config.eval_every as u64 == 0 {
+            let v = evaluate(&model, &valid_batches);
+            state.valid_loss = Some(v);
+            state.best_valid_loss = Some(state.best_valid_loss.map_or(v, |b| b.min(v)));
+            state.history.push(LossPoint {
+                iteration: state.global_iteration,
+                epoch: state.epochs_done(),
+                train_loss: state.train_loss.unwrap_or(f64::NAN),
+                valid_loss: v,
+            });
+            state.wall_seconds = wall_before + session_start.elapsed().as_secs_f64();
+            checkpoint::save(&run.checkpoint_dir, &model, &optim, &state, carried.as_ref())?;
+            progress.line(&format!(
+                "epoch {:.2} iteration {}: train loss {:.4}, validation loss {:.4}, lr {:.2e}, {:.0} chars/s",
+                state.epochs_done(),
+                state.global_iteration,
+                state.train_loss.unwrap_or(f64::NAN),
+                v,
+                lr,
+                state.chars_per_second()
+            ));
+        }
+    };
+    state.wall_seconds = wall_before + session_start.elapsed().as_secs_f64();
+    checkpoint::save(&run.checkpoint_dir, &model, &optim, &state, carried.as_ref())?;
+    progress.finish();
+    let weights = model.to_weights(vocab, state.provenance());
+    let weights_file = export(&weights, &run.out_dir, &run.name)?;
+    Ok(TrainReport { outcome, state, weights_file })
+}
+
+/// Writes `NAME.safetensors` into `out_dir` (atomically) and records it in `manifest.json`.
+pub fn export(weights: &Weights, out_dir: &Path, name: &str) -> Result<PathBuf, TrainError> {
+    let io = |what: &str, p: &Path, e: &dyn std::fmt::Display| {
+        TrainError::Io(format!("cannot {what} {}: {e}", p.display()))
+    };
+    std::fs::create_dir_all(out_dir).map_err(|e| io("create", out_dir, &e))?;
+    let file = out_dir.join(format!("{name}.safetensors"));
+    let bytes = weights.to_bytes().map_err(|e| io("encode", &file, &e))?;
+    checkpoint::write_atomic(&file, &bytes).map_err(|e| io("write", &file, &e))?;
+    let manifest_path = out_dir.join("manifest.json");
+    let mut manifest = crate::manifest::Manifest::read(&manifest_path).map_err(|e| io("read", &manifest_path, &e))?;
+    manifest.upsert(crate::manifest::ModelEntry::new(weights, &format!("{name}.safetensors"), bytes.len()));
+    checkpoint::write_atomic(&manifest_path, manifest.to_json().as_bytes())
+        .map_err(|e| io("write", &manifest_path, &e))?;
+    Ok(file)
+}

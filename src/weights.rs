@@ -1,0 +1,324 @@
+//! The exported weights file: one safetensors file holding the LSTM's tensors (f32), with the
+//! vocabulary, hyper-parameters and provenance in its metadata. Safetensors because the
+//! ecosystem already reads it (Python's `safetensors`, burn-store, huggingface tools), and the
+//! `safetensors` crate is small and builds for wasm, so the browser uses this same loader.
+//!
+//! Tensors (gate order i, f, o, g along the 4H axis):
+//! - `lstm.{l}.w_ih` `[input, 4H]`: input weights; layer 0's input is a one-hot character, so
+//!   its rows are indexed by token.
+//! - `lstm.{l}.w_hh` `[H, 4H]`, `lstm.{l}.bias` `[4H]`.
+//! - `head.weight` `[H, V]`, `head.bias` `[V]`: the output layer.
+
+use std::collections::HashMap;
+
+use safetensors::{tensor::TensorView, Dtype, SafeTensors};
+use serde::{Deserialize, Serialize};
+
+use crate::vocab::Vocab;
+
+/// The value of the `format` metadata key.
+pub const FORMAT: &str = "kernrnn-lstm";
+/// Bumped when the layout changes incompatibly.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Shape of the network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hyper {
+    pub vocab_size: usize,
+    pub layers: usize,
+    pub hidden: usize,
+}
+
+impl Hyper {
+    /// Input width of a layer.
+    pub fn input_size(&self, layer: usize) -> usize {
+        if layer == 0 {
+            self.vocab_size
+        } else {
+            self.hidden
+        }
+    }
+
+    pub fn num_params(&self) -> usize {
+        let g = 4 * self.hidden;
+        (0..self.layers)
+            .map(|l| self.input_size(l) * g + self.hidden * g + g)
+            .sum::<usize>()
+            + self.hidden * self.vocab_size
+            + self.vocab_size
+    }
+}
+
+/// Where a model came from and how good it is. Every field is informative only.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Provenance {
+    pub name: String,
+    pub corpus: String,
+    pub files: usize,
+    pub train_chars: usize,
+    pub valid_chars: usize,
+    pub epochs: f64,
+    pub iterations: u64,
+    pub seq_len: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub dropout: f64,
+    pub train_loss: Option<f64>,
+    pub valid_loss: Option<f64>,
+    pub train_seconds: f64,
+    pub chars_per_second: f64,
+    pub backend: String,
+    pub kernrnn_version: String,
+}
+
+/// One LSTM layer's parameters, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerWeights {
+    pub w_ih: Vec<f32>,
+    pub w_hh: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+/// Everything needed to run the model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Weights {
+    pub vocab: Vocab,
+    pub hyper: Hyper,
+    pub provenance: Provenance,
+    pub layers: Vec<LayerWeights>,
+    pub head_weight: Vec<f32>,
+    pub head_bias: Vec<f32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("not a weights file: it is empty")]
+    Empty,
+    #[error("not a kernrnn weights file (not safetensors: {0}); was it truncated or is it another format?")]
+    NotSafetensors(String),
+    #[error("not a kernrnn weights file: its metadata has no `format: {FORMAT}` entry")]
+    Foreign,
+    #[error("weights format version {found} is not supported by this kernrnn (it reads version {FORMAT_VERSION})")]
+    Version { found: String },
+    #[error("weights file metadata `{key}` is missing or invalid: {why}")]
+    Metadata { key: &'static str, why: String },
+    #[error("weights file lacks tensor `{0}`")]
+    MissingTensor(String),
+    #[error("tensor `{name}` has shape {found:?} and type {dtype}, expected {expected:?} F32")]
+    Shape { name: String, expected: Vec<usize>, found: Vec<usize>, dtype: String },
+    #[error("tensor `{0}` holds a value that is not a finite number")]
+    NotFinite(String),
+    #[error("cannot write weights: {0}")]
+    Write(String),
+}
+
+fn layer_names(l: usize) -> [String; 3] {
+    [format!("lstm.{l}.w_ih"), format!("lstm.{l}.w_hh"), format!("lstm.{l}.bias")]
+}
+
+fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+impl Weights {
+    /// Shapes of every tensor, in file order.
+    fn expected_shapes(hyper: &Hyper) -> Vec<(String, Vec<usize>)> {
+        let g = 4 * hyper.hidden;
+        let mut shapes = Vec::new();
+        for l in 0..hyper.layers {
+            let [ih, hh, b] = layer_names(l);
+            shapes.push((ih, vec![hyper.input_size(l), g]));
+            shapes.push((hh, vec![hyper.hidden, g]));
+            shapes.push((b, vec![g]));
+        }
+        shapes.push(("head.weight".into(), vec![hyper.hidden, hyper.vocab_size]));
+        shapes.push(("head.bias".into(), vec![hyper.vocab_size]));
+        shapes
+    }
+
+    fn tensors(&self) -> Vec<&[f32]> {
+        let mut out: Vec<&[f32]> = Vec::new();
+        for layer in &self.layers {
+            out.extend([layer.w_ih.as_slice(), &layer.w_hh, &layer.bias]);
+        }
+        out.extend([self.head_weight.as_slice(), &self.head_bias]);
+        out
+    }
+
+    /// Serialise to the safetensors bytes of a weights file.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, WeightsError> {
+        let shapes = Self::expected_shapes(&self.hyper);
+        let tensors = self.tensors();
+        let buffers: Vec<Vec<u8>> = tensors.iter().map(|t| f32_bytes(t)).collect();
+        let mut views = Vec::new();
+        for ((name, shape), bytes) in shapes.into_iter().zip(&buffers) {
+            let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .map_err(|e| WeightsError::Write(format!("{name} {shape:?}: {e}")))?;
+            views.push((name, view));
+        }
+        let mut meta = HashMap::new();
+        meta.insert("format".to_string(), FORMAT.to_string());
+        meta.insert("format_version".to_string(), FORMAT_VERSION.to_string());
+        meta.insert("vocab".to_string(), json(&self.vocab.as_string()));
+        meta.insert("hyper".to_string(), json(&self.hyper));
+        meta.insert("provenance".to_string(), json(&self.provenance));
+        safetensors::serialize(views, Some(meta)).map_err(|e| WeightsError::Write(e.to_string()))
+    }
+
+    /// Parse a weights file, checking that it is ours, complete and consistent.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, WeightsError> {
+        if bytes.is_empty() {
+            return Err(WeightsError::Empty);
+        }
+        let (_, metadata) = SafeTensors::read_metadata(bytes)
+            .map_err(|e| WeightsError::NotSafetensors(e.to_string()))?;
+        let meta = metadata.metadata().clone().unwrap_or_default();
+        if meta.get("format").map(String::as_str) != Some(FORMAT) {
+            return Err(WeightsError::Foreign);
+        }
+        let version = meta.get("format_version").cloned().unwrap_or_default();
+        if version != FORMAT_VERSION.to_string() {
+            return Err(WeightsError::Version { found: version });
+        }
+        let field = |key: &'static str| {
+            meta.get(key).ok_or(WeightsError::Metadata { key, why: "missing".into() })
+        };
+        let vocab_text: String = serde_json::from_str(field("vocab")?)
+            .map_err(|e| WeightsError::Metadata { key: "vocab", why: e.to_string() })?;
+        let vocab = Vocab::from_chars(vocab_text.chars().collect()).ok_or(WeightsError::Metadata {
+            key: "vocab",
+            why: "empty or repeats a character".into(),
+        })?;
+        let hyper: Hyper = serde_json::from_str(field("hyper")?)
+            .map_err(|e| WeightsError::Metadata { key: "hyper", why: e.to_string() })?;
+        if hyper.vocab_size != vocab.len() || hyper.layers == 0 || hyper.hidden == 0 {
+            return Err(WeightsError::Metadata {
+                key: "hyper",
+                why: format!(
+                    "{hyper:?} does not fit a vocabulary of {} characters",
+                    vocab.len()
+                ),
+            });
+        }
+        // Bounds that keep a hostile header from making us allocate absurd amounts.
+        if hyper.layers > 64 || hyper.hidden > 16_384 || hyper.vocab_size > 65_536 {
+            return Err(WeightsError::Metadata { key: "hyper", why: format!("{hyper:?} is too large") });
+        }
+        let provenance: Provenance = match meta.get("provenance") {
+            Some(p) => serde_json::from_str(p)
+                .map_err(|e| WeightsError::Metadata { key: "provenance", why: e.to_string() })?,
+            None => Provenance::default(),
+        };
+        // Full parse only now: it also checks that the data section is complete.
+        let file = SafeTensors::deserialize(bytes)
+            .map_err(|e| WeightsError::NotSafetensors(e.to_string()))?;
+        let mut read = Vec::new();
+        for (name, shape) in Self::expected_shapes(&hyper) {
+            let view = file.tensor(&name).map_err(|_| WeightsError::MissingTensor(name.clone()))?;
+            if view.dtype() != Dtype::F32 || view.shape() != shape.as_slice() {
+                return Err(WeightsError::Shape {
+                    name,
+                    expected: shape,
+                    found: view.shape().to_vec(),
+                    dtype: format!("{:?}", view.dtype()),
+                });
+            }
+            let values: Vec<f32> = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(WeightsError::NotFinite(name));
+            }
+            read.push(values);
+        }
+        let mut read = read.into_iter();
+        let mut layers = Vec::with_capacity(hyper.layers);
+        for _ in 0..hyper.layers {
+            // expected_shapes lists exactly three tensors per layer, then two for the head.
+            let (w_ih, w_hh, bias) = (next(&mut read), next(&mut read), next(&mut read));
+            layers.push(LayerWeights { w_ih, w_hh, bias });
+        }
+        let head_weight = next(&mut read);
+        let head_bias = next(&mut read);
+        Ok(Weights { vocab, hyper, provenance, layers, head_weight, head_bias })
+    }
+
+    pub fn num_params(&self) -> usize {
+        self.hyper.num_params()
+    }
+}
+
+fn next(it: &mut impl Iterator<Item = Vec<f32>>) -> Vec<f32> {
+    it.next().unwrap_or_default()
+}
+
+/// JSON of plain data (strings, numbers, structs of them), which cannot fail to serialise.
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn tiny() -> Weights {
+        let vocab = Vocab::from_text("ab\n");
+        let hyper = Hyper { vocab_size: 3, layers: 2, hidden: 2 };
+        let mut k = 0.0f32;
+        let mut fill = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    k += 0.37;
+                    (k.sin() * 0.5) as f32
+                })
+                .collect()
+        };
+        let layers = (0..2)
+            .map(|l| LayerWeights {
+                w_ih: fill(hyper.input_size(l) * 8),
+                w_hh: fill(2 * 8),
+                bias: fill(8),
+            })
+            .collect();
+        Weights {
+            vocab,
+            hyper,
+            provenance: Provenance { name: "tiny".into(), ..Default::default() },
+            layers,
+            head_weight: fill(6),
+            head_bias: fill(3),
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let w = tiny();
+        let bytes = w.to_bytes().unwrap();
+        assert_eq!(Weights::from_bytes(&bytes).unwrap(), w);
+        assert_eq!(w.num_params(), 3 * 8 + 16 + 8 + 2 * 8 + 16 + 8 + 6 + 3);
+    }
+
+    #[test]
+    fn truncated_file_is_refused() {
+        let bytes = tiny().to_bytes().unwrap();
+        for cut in [1, 7, 8, 50, bytes.len() - 1] {
+            let err = Weights::from_bytes(&bytes[..cut]).unwrap_err();
+            assert!(matches!(err, WeightsError::NotSafetensors(_)), "cut {cut}: {err}");
+        }
+        assert!(matches!(Weights::from_bytes(&[]), Err(WeightsError::Empty)));
+    }
+
+    #[test]
+    fn foreign_files_are_refused() {
+        let err = Weights::from_bytes(b"<html>not a model</html>").unwrap_err();
+        assert!(err.to_string().contains("not a kernrnn weights file"), "{err}");
+        // A valid safetensors file that is not ours.
+        let data = f32_bytes(&[1.0, 2.0]);
+        let view = TensorView::new(Dtype::F32, vec![2], &data).unwrap();
+        let other = safetensors::serialize([("x", view)], None).unwrap();
+        assert!(matches!(Weights::from_bytes(&other), Err(WeightsError::Foreign)));
+    }
+}

@@ -1,0 +1,142 @@
+//! The command line: every bad input is one clear line on stderr and a failing exit status,
+//! never a panic.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn kernrnn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kernrnn")).args(args).output().unwrap()
+}
+
+/// A model trained once for this test binary.
+fn model() -> &'static Path {
+    static MODEL: OnceLock<PathBuf> = OnceLock::new();
+    MODEL.get_or_init(|| common::train_tiny(&common::temp_dir("cli-model"), "cli").weights_file)
+}
+
+/// Asserts a clean failure whose one-line message contains `needle`.
+fn fails_with(out: Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "succeeded; stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in: {stderr}");
+    assert!(out.stdout.is_empty(), "printed output despite the error");
+}
+
+fn sample(extra: &[&str]) -> Output {
+    let m = model().to_str().unwrap();
+    let mut args = vec!["sample", "--model", m];
+    args.extend_from_slice(extra);
+    kernrnn(&args)
+}
+
+#[test]
+fn sample_is_byte_identical_for_the_same_seed() {
+    let a = sample(&["--seed", "3", "--length", "500"]);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert_eq!(a.stdout, sample(&["--seed", "3", "--length", "500"]).stdout);
+    assert_ne!(a.stdout, sample(&["--seed", "4", "--length", "500"]).stdout);
+    let text = String::from_utf8(a.stdout).unwrap();
+    assert!(text.starts_with("@\n"));
+    assert_eq!(text.chars().count(), 502);
+    let argmax = sample(&["--argmax", "--length", "50"]);
+    assert_eq!(argmax.stdout, sample(&["--argmax", "--length", "50", "--seed", "9"]).stdout);
+}
+
+#[test]
+fn prime_file_and_prime_text_agree() {
+    let dir = common::temp_dir("prime");
+    let f = dir.join("prime.txt");
+    std::fs::write(&f, "@\n4G\t8").unwrap();
+    let a = sample(&["--prime-file", f.to_str().unwrap(), "--length", "100"]);
+    let b = sample(&["--prime", "@\n4G\t8", "--length", "100"]);
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    assert!(a.stdout.starts_with(b"@\n4G\t8"));
+}
+
+#[test]
+fn unknown_prime_characters_are_named() {
+    fails_with(sample(&["--prime", "@\nZ%"]), "'Z', '%'");
+    fails_with(sample(&["--prime", ""]), "prime text is empty");
+    fails_with(sample(&["--prime-file", "/no/such/prime"]), "cannot read prime file");
+}
+
+#[test]
+fn absurd_lengths_and_temperatures_are_refused() {
+    fails_with(sample(&["--length", "0"]), "length must be between 1 and 10000000");
+    fails_with(sample(&["--length", "10000001"]), "length must be between 1 and 10000000");
+    for t in ["0", "-1", "NaN", "inf", "1000"] {
+        fails_with(sample(&["--temperature", t]), "temperature must be a number above 0");
+    }
+    fails_with(sample(&["--temperature", "warm"]), "invalid value 'warm'");
+}
+
+#[test]
+fn missing_truncated_and_foreign_model_files_are_refused() {
+    fails_with(kernrnn(&["sample", "--model", "/no/such/model.safetensors"]), "does not exist");
+    let dir = common::temp_dir("bad-models");
+    let bytes = std::fs::read(model()).unwrap();
+    let cut = dir.join("cut.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    fails_with(kernrnn(&["sample", "--model", cut.to_str().unwrap()]), "not a kernrnn weights file");
+    let foreign = dir.join("page.html");
+    std::fs::write(&foreign, "<!doctype html><p>hello</p>").unwrap();
+    fails_with(kernrnn(&["sample", "--model", foreign.to_str().unwrap()]), "not a kernrnn weights file");
+    let empty = dir.join("empty.safetensors");
+    std::fs::write(&empty, "").unwrap();
+    fails_with(kernrnn(&["sample", "--model", empty.to_str().unwrap()]), "empty");
+}
+
+#[test]
+fn corpus_paths_that_do_not_exist_or_hold_nothing_are_refused() {
+    fails_with(kernrnn(&["prep", "--corpus", "/no/such/corpus"]), "corpus folder /no/such/corpus does not exist");
+    let empty = common::temp_dir("cli-empty");
+    fails_with(kernrnn(&["prep", "--corpus", empty.to_str().unwrap()]), "has no .krn file");
+    let m = model().to_str().unwrap();
+    fails_with(kernrnn(&["eval", "--model", m, "--corpus", "/no/such/corpus"]), "does not exist");
+    let out = empty.join("out");
+    fails_with(
+        kernrnn(&["train", "--corpus", "/no/such/corpus", "--name", "x", "--out", out.to_str().unwrap()]),
+        "does not exist",
+    );
+    fails_with(
+        kernrnn(&["train", "--corpus", ".", "--name", "../escape", "--out", out.to_str().unwrap()]),
+        "--name",
+    );
+}
+
+#[test]
+fn prep_prints_the_prepared_text_and_a_summary() {
+    let out = kernrnn(&["prep", "--corpus", common::fixture_corpus().to_str().unwrap()]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("2 files"), "{stderr}");
+    assert!(stderr.contains("skipped") && stderr.contains("d-binary.krn"), "{stderr}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text, kernrnn::kern::prepare_dir(&common::fixture_corpus()).unwrap().text);
+}
+
+#[test]
+fn eval_reports_loss_and_unknown_characters() {
+    let m = model().to_str().unwrap();
+    let out = kernrnn(&["eval", "--model", m, "--corpus", common::fixture_corpus().to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let nats = report["loss_nats"].as_f64().unwrap();
+    assert!(nats > 0.0 && nats < 3.0, "{report}");
+    assert!((report["loss_bits"].as_f64().unwrap() - nats / std::f64::consts::LN_2).abs() < 1e-9);
+    assert_eq!(report["unknown_chars"], 0);
+
+    // A corpus with characters the model never saw: counted and named, not dropped silently.
+    let dir = common::temp_dir("eval-unknown");
+    let piece = std::fs::read_to_string(common::fixture_corpus().join("a-scales.krn")).unwrap();
+    std::fs::write(dir.join("x.krn"), piece.replace("4C", "4C~").replace("8cJ", "8cJZ")).unwrap();
+    let out = kernrnn(&["eval", "--model", m, "--corpus", dir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("characters unknown to the model were left out: \"Z~\""), "{text}");
+}

@@ -1,0 +1,71 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use kernrnn::train::{self, Backend, Silent, TrainConfig, TrainReport, TrainRun};
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The hand-made corpus: two good pieces, plus files preparation must skip.
+pub fn fixture_corpus() -> PathBuf {
+    fixtures().join("corpus")
+}
+
+/// The real corpus beside the checkout, when present.
+pub fn shared_corpus() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    p.join("mozart").is_dir().then_some(p)
+}
+
+/// A fresh empty folder under the system temp folder.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "kernrnn-test-{}-{}-{}",
+        std::process::id(),
+        tag,
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A tiny configuration that trains in a second or two.
+pub fn tiny_config() -> TrainConfig {
+    TrainConfig {
+        layers: 2,
+        hidden: 24,
+        seq_len: 16,
+        batch: 8,
+        learning_rate: 1e-2,
+        epochs: 3,
+        eval_every: 5,
+        dropout: 0.1,
+        ..TrainConfig::default()
+    }
+}
+
+pub fn tiny_run(dir: &Path, name: &str, config: TrainConfig) -> TrainRun {
+    TrainRun {
+        corpus: fixture_corpus(),
+        name: name.into(),
+        checkpoint_dir: dir.join("checkpoints").join(name),
+        out_dir: dir.join("models"),
+        config,
+        backend: Backend::Cpu,
+        resume: false,
+        max_minutes: None,
+        max_iterations: None,
+        stop: Arc::new(AtomicBool::new(false)),
+    }
+}
+
+pub fn train_tiny(dir: &Path, name: &str) -> TrainReport {
+    train::train(&tiny_run(dir, name, tiny_config()), &mut Silent).unwrap()
+}

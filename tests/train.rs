@@ -1,0 +1,159 @@
+//! Training: it learns, checkpoints, resumes exactly, exports, and refuses bad settings.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use kernrnn::manifest::Manifest;
+use kernrnn::train::{self, Outcome, Silent, TrainConfig};
+use kernrnn::{CpuModel, SampleOptions, Weights};
+
+fn read_weights(path: &std::path::Path) -> Weights {
+    Weights::from_bytes(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Largest absolute difference between two models' parameters.
+fn max_difference(a: &Weights, b: &Weights) -> f32 {
+    let flat = |w: &Weights| -> Vec<f32> {
+        let mut v: Vec<f32> = w.layers.iter().flat_map(|l| [&l.w_ih, &l.w_hh, &l.bias]).flatten().copied().collect();
+        v.extend(&w.head_weight);
+        v.extend(&w.head_bias);
+        v
+    };
+    flat(a).iter().zip(&flat(b)).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn a_tiny_run_learns_and_exports_weights_and_manifest() {
+    let dir = common::temp_dir("learn");
+    let report = common::train_tiny(&dir, "tiny");
+    assert_eq!(report.outcome, Outcome::Finished);
+    let s = &report.state;
+    assert_eq!(s.epoch, 3);
+    let first = s.history.first().unwrap();
+    let last = s.history.last().unwrap();
+    assert!(last.valid_loss < first.valid_loss - 0.3, "{:?}", s.history);
+    let uniform = (s.vocab.chars().count() as f64).ln();
+    assert!(last.train_loss < uniform - 0.7, "train loss {} vs uniform {uniform}", last.train_loss);
+
+    let w = read_weights(&report.weights_file);
+    assert_eq!(report.weights_file, dir.join("models/tiny.safetensors"));
+    assert_eq!(w.hyper.layers, 2);
+    assert_eq!(w.provenance.name, "tiny");
+    assert_eq!(w.provenance.valid_loss, s.valid_loss);
+    let manifest = Manifest::from_json(&std::fs::read_to_string(dir.join("models/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest.models.len(), 1);
+    let entry = &manifest.models[0];
+    assert_eq!((entry.name.as_str(), entry.file.as_str()), ("tiny", "tiny.safetensors"));
+    assert_eq!(entry.params, w.num_params());
+    assert_eq!(entry.bytes as u64, std::fs::metadata(&report.weights_file).unwrap().len());
+}
+
+/// Stopping after some iterations and resuming gives the same model as one uninterrupted run:
+/// model, optimizer state, data position, carried state and dropout masks all come back.
+#[test]
+fn resume_continues_exactly_where_the_run_stopped() {
+    let dir = common::temp_dir("resume");
+    let whole = common::train_tiny(&dir, "whole");
+
+    let mut run = common::tiny_run(&dir, "pieces", common::tiny_config());
+    run.max_iterations = Some(7); // mid-epoch, between two validations
+    let first = train::train(&run, &mut Silent).unwrap();
+    assert_eq!(first.outcome, Outcome::OutOfTime);
+    assert_eq!(first.state.global_iteration, 7);
+    run.resume = true;
+    run.max_iterations = Some(4);
+    let second = train::train(&run, &mut Silent).unwrap();
+    assert_eq!(second.state.global_iteration, 11);
+    run.max_iterations = None;
+    let last = train::train(&run, &mut Silent).unwrap();
+    assert_eq!(last.outcome, Outcome::Finished);
+    assert_eq!(last.state.global_iteration, whole.state.global_iteration);
+
+    let (a, b) = (read_weights(&whole.weights_file), read_weights(&last.weights_file));
+    assert_eq!(max_difference(&a, &b), 0.0, "resumed weights differ from the uninterrupted run");
+    assert_eq!(whole.state.valid_loss, last.state.valid_loss);
+}
+
+#[test]
+fn resume_refuses_a_missing_checkpoint_and_a_fresh_run_an_existing_one() {
+    let dir = common::temp_dir("resume-errors");
+    let mut run = common::tiny_run(&dir, "r", common::tiny_config());
+    run.resume = true;
+    let err = train::train(&run, &mut Silent).unwrap_err().to_string();
+    assert!(err.contains("no checkpoint"), "{err}");
+    run.resume = false;
+    run.max_iterations = Some(2);
+    train::train(&run, &mut Silent).unwrap();
+    let err = train::train(&run, &mut Silent).unwrap_err().to_string();
+    assert!(err.contains("--resume"), "{err}");
+}
+
+#[test]
+fn a_checkpoint_cut_short_by_a_kill_falls_back_to_the_previous_one() {
+    let dir = common::temp_dir("kill");
+    let mut run = common::tiny_run(&dir, "k", common::tiny_config());
+    run.max_iterations = Some(6);
+    train::train(&run, &mut Silent).unwrap();
+    // A kill -9 while writing the next checkpoint leaves a partial temporary folder and,
+    // at worst, a latest/ without its state file.
+    let ck = &run.checkpoint_dir;
+    std::fs::create_dir_all(ck.join("latest.tmp")).unwrap();
+    std::fs::write(ck.join("latest.tmp/model.bpk"), b"partial").unwrap();
+    std::fs::remove_file(ck.join("latest/state.json")).unwrap();
+    run.resume = true;
+    run.max_iterations = None;
+    let report = train::train(&run, &mut Silent).unwrap();
+    assert_eq!(report.outcome, Outcome::Finished);
+}
+
+#[test]
+fn the_stop_flag_writes_a_checkpoint_and_reports_an_interruption() {
+    let dir = common::temp_dir("stop");
+    let run = common::tiny_run(&dir, "s", common::tiny_config());
+    run.stop.store(true, Ordering::SeqCst);
+    let report = train::train(&run, &mut Silent).unwrap();
+    assert_eq!(report.outcome, Outcome::Interrupted);
+    assert!(run.checkpoint_dir.join("latest/state.json").is_file());
+    assert!(report.weights_file.is_file());
+}
+
+#[test]
+fn bad_settings_are_refused_with_the_flag_named() {
+    let dir = common::temp_dir("bad-config");
+    let cases: [(fn(&mut TrainConfig), &str); 5] = [
+        (|c| c.learning_rate = f64::NAN, "--learning-rate"),
+        (|c| c.dropout = 1.0, "--dropout"),
+        (|c| c.layers = 0, "--layers"),
+        (|c| c.epochs = 0, "--epochs"),
+        (|c| c.batch = 100_000, "--batch-size"),
+    ];
+    for (change, flag) in cases {
+        let mut config = common::tiny_config();
+        change(&mut config);
+        let err = train::train(&common::tiny_run(&dir, "b", config), &mut Silent).unwrap_err().to_string();
+        assert!(err.contains(flag), "{err}");
+    }
+    let mut config = common::tiny_config();
+    config.batch = 500;
+    let err = train::train(&common::tiny_run(&dir, "b", config), &mut Silent).unwrap_err().to_string();
+    assert!(err.contains("too short"), "{err}");
+}
+
+/// Seeded sampling of a model trained here gives this exact text. Training is deterministic
+/// (seeded init, seeded dropout, fixed data order), and so is sampling.
+#[test]
+fn seeded_sample_of_a_trained_in_test_model_is_golden() {
+    let dir = common::temp_dir("golden");
+    let report = common::train_tiny(&dir, "golden");
+    let model = Arc::new(CpuModel::new(&read_weights(&report.weights_file)));
+    let opts = SampleOptions { length: 120, seed: 1, ..SampleOptions::default() };
+    let text = kernrnn::sample(model, &opts).unwrap();
+    let golden_path = common::fixtures().join("golden-tiny-seed1.txt");
+    if std::env::var_os("KERNRNN_BLESS").is_some() {
+        std::fs::write(&golden_path, &text).unwrap();
+    }
+    let golden = std::fs::read_to_string(&golden_path).expect("golden file (KERNRNN_BLESS=1 writes it)");
+    assert_eq!(text, golden);
+}
