@@ -125,39 +125,44 @@ impl CharLstm {
 
     /// Runs a batch of sequences. `input` is `[T, B]` token indices (time-major). Returns the
     /// logits `[T * B, V]` (row `t * B + b`) and the final state.
+    ///
+    /// The loop runs time step by time step through all layers, so every product takes a
+    /// per-step tensor: slicing one big input projection per step instead would make the
+    /// backward pass build a zero-padded gradient of the whole projection for every step.
     pub fn forward(&self, input: Tensor<2, Int>, state: Option<State>) -> (Tensor<2>, State) {
         let [steps, batch] = input.dims();
         let device = input.device();
         let hd = self.hyper().hidden;
-        let state = state.unwrap_or_else(|| self.zero_state(batch, &device));
-        let tokens = input.reshape([steps * batch]);
-        let mut below: Option<Tensor<2>> = None;
-        let mut final_state = Vec::with_capacity(self.layers.len());
-        for (layer, (mut h, mut c)) in self.layers.iter().zip(state) {
-            // The input projection of every time step at once: one product per layer.
-            let x_proj = match below.take() {
-                None => layer.w_ih.val().select(0, tokens.clone()),
-                Some(x) => self.dropout.forward(x).matmul(layer.w_ih.val()),
-            } + layer.bias.val().unsqueeze::<2>();
-            let w_hh = layer.w_hh.val();
-            let mut outputs = Vec::with_capacity(steps);
-            for t in 0..steps {
-                let gates = x_proj.clone().narrow(0, t * batch, batch) + h.matmul(w_hh.clone());
+        let mut state = state.unwrap_or_else(|| self.zero_state(batch, &device));
+        let weights: Vec<_> = self
+            .layers
+            .iter()
+            .map(|l| (l.w_ih.val(), l.w_hh.val(), l.bias.val().unsqueeze::<2>()))
+            .collect();
+        let mut tops = Vec::with_capacity(steps);
+        for t in 0..steps {
+            let tokens = input.clone().narrow(0, t, 1).reshape([batch]);
+            let mut below: Option<Tensor<2>> = None;
+            for ((w_ih, w_hh, bias), (h, c)) in weights.iter().zip(state.iter_mut()) {
+                let x_proj = match below.take() {
+                    None => w_ih.clone().select(0, tokens.clone()),
+                    Some(x) => self.dropout.forward(x).matmul(w_ih.clone()),
+                };
+                let gates = x_proj + h.clone().matmul(w_hh.clone()) + bias.clone();
                 let ifo = sigmoid(gates.clone().narrow(1, 0, 3 * hd));
                 let cand = gates.narrow(1, 3 * hd, hd).tanh();
                 let i = ifo.clone().narrow(1, 0, hd);
                 let f = ifo.clone().narrow(1, hd, hd);
                 let o = ifo.narrow(1, 2 * hd, hd);
-                c = f * c + i * cand;
-                h = o * c.clone().tanh();
-                outputs.push(h.clone());
+                *c = f * c.clone() + i * cand;
+                *h = o * c.clone().tanh();
+                below = Some(h.clone());
             }
-            below = Some(Tensor::cat(outputs, 0));
-            final_state.push((h, c));
+            tops.extend(below);
         }
-        let top = self.dropout.forward(below.unwrap_or_else(|| Tensor::zeros([1, hd], &device)));
+        let top = self.dropout.forward(Tensor::cat(tops, 0));
         let logits = top.matmul(self.head_weight.val()) + self.head_bias.val().unsqueeze::<2>();
-        (logits, final_state)
+        (logits, state)
     }
 }
 
