@@ -30,6 +30,8 @@ enum Command {
     Eval(EvalArgs),
     /// Print the prepared training text of a folder of .krn files.
     Prep(PrepArgs),
+    /// Check **kern files (scores, or raw samples): structure, unknown tokens, measures that do not add up.
+    Check(CheckArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -139,6 +141,29 @@ struct SampleArgs {
     /// Print a complete **kern score instead of the raw sample
     #[arg(long)]
     kern: bool,
+    /// Sample without the **kern grammar (the published behaviour: fields and measures may not add up)
+    #[arg(long)]
+    raw: bool,
+    /// Meter the grammar fills measures with until the music sets one (also the score's default)
+    #[arg(long, default_value = "4/4", value_parser = parse_meter)]
+    meter: (u32, u32),
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Files to check: complete scores (with a `**kern` header) or raw samples (`@` barlines)
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Meter for raw samples that set none
+    #[arg(long, default_value = "4/4", value_parser = parse_meter)]
+    meter: (u32, u32),
+}
+
+fn parse_meter(text: &str) -> Result<(u32, u32), String> {
+    let (n, d) = text.split_once('/').ok_or("expected N/D, for example 3/4")?;
+    let n = n.trim().parse().map_err(|_| format!("{n:?} is not a whole number"))?;
+    let d = d.trim().parse().map_err(|_| format!("{d:?} is not a whole number"))?;
+    Ok((n, d))
 }
 
 #[derive(Args)]
@@ -168,6 +193,7 @@ fn main() -> ExitCode {
         Command::Sample(a) => cmd_sample(a),
         Command::Eval(a) => cmd_eval(a),
         Command::Prep(a) => cmd_prep(a),
+        Command::Check(a) => cmd_check(a),
     };
     match result {
         Ok(code) => code,
@@ -202,17 +228,25 @@ fn cmd_sample(a: SampleArgs) -> Result<ExitCode, String> {
         (Some(p), None) => p.clone(),
         (None, None) => SampleOptions::default().prime,
     };
-    let opts = SampleOptions { temperature: a.temperature, seed: a.seed, prime, length: a.length, argmax: a.argmax };
+    let opts = SampleOptions {
+        temperature: a.temperature,
+        seed: a.seed,
+        prime,
+        length: a.length,
+        argmax: a.argmax,
+        raw: a.raw,
+        meter: a.meter,
+    };
     // Cheap checks before reading the model, so a typo is reported at once.
     opts.validate().map_err(|e| e.to_string())?;
     let weights = load_weights(&a.model)?;
     let model = Arc::new(CpuModel::new(&weights));
     let mut sampler = Sampler::new(model, opts.clone()).map_err(|e| e.to_string())?;
     let mut raw = opts.prime.clone();
-    sampler.take(opts.length, &mut raw);
+    sampler.take(usize::MAX, &mut raw);
     let text = if a.kern {
         let title = format!("kernrnn {} sample, seed {}, temperature {}", weights.provenance.name, a.seed, a.temperature);
-        kern::reconstruct(&raw, &ScoreOptions { title: Some(title), ..Default::default() })
+        kern::reconstruct(&raw, &ScoreOptions { title: Some(title), meter: Some(a.meter), ..Default::default() })
     } else {
         raw
     };
@@ -245,6 +279,24 @@ fn cmd_eval(a: EvalArgs) -> Result<ExitCode, String> {
     };
     print_out(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_check(a: CheckArgs) -> Result<ExitCode, String> {
+    let mut out = String::new();
+    let mut all_valid = true;
+    for file in &a.files {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let is_score = text.lines().any(|l| l.starts_with("**"));
+        let report = if is_score { kern::check_kern(&text) } else { kern::check_prepared(&text, a.meter) };
+        for d in &report.diagnostics {
+            out += &format!("{}:{}: {}: {}\n", file.display(), d.line, d.kind, d.message);
+        }
+        let verdict = if report.is_valid() { "valid" } else { "INVALID" };
+        out += &format!("{}: {verdict} ({}): {}\n", file.display(), if is_score { "score" } else { "raw sample" }, report.summary());
+        all_valid &= report.is_valid();
+    }
+    print_out(&out)?;
+    Ok(if all_valid { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn cmd_prep(a: PrepArgs) -> Result<ExitCode, String> {

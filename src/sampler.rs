@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::infer::{math, CpuModel, LstmState};
+use crate::kern::{Grammar, GrammarOptions};
 use crate::rng::Rng;
 use crate::vocab::UnknownChars;
 
@@ -13,6 +14,8 @@ pub const MAX_LENGTH: usize = 10_000_000;
 pub const MAX_PRIME: usize = 1_000_000;
 /// Temperatures above this give noise whatever the model; refusing them catches typos (80 for 0.8).
 pub const MAX_TEMPERATURE: f32 = 10.0;
+/// Constrained sampling goes on past `length` to the end of the measure, at most this far.
+pub const MAX_OVERRUN: usize = 4_000;
 
 /// How to sample. The same options and model give the same text on every run and platform.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,11 +30,24 @@ pub struct SampleOptions {
     pub length: usize,
     /// Always take the most likely character (deterministic, ignores temperature and seed).
     pub argmax: bool,
+    /// Sample without the **kern grammar, as the published experiment did: lines may have the
+    /// wrong number of fields and measures need not add up.
+    pub raw: bool,
+    /// The meter the grammar fills measures with until the text sets one (`*M3/4`).
+    pub meter: (u32, u32),
 }
 
 impl Default for SampleOptions {
     fn default() -> Self {
-        SampleOptions { temperature: 0.8, seed: 1, prime: "@\n".into(), length: 2000, argmax: false }
+        SampleOptions {
+            temperature: 0.8,
+            seed: 1,
+            prime: "@\n".into(),
+            length: 2000,
+            argmax: false,
+            raw: false,
+            meter: (4, 4),
+        }
     }
 }
 
@@ -47,6 +63,10 @@ pub enum SampleError {
     LongPrime(usize),
     #[error("the prime text has characters the model cannot read: {0}")]
     Prime(#[from] UnknownChars),
+    #[error("the prime text is not valid **kern ({0}); fix it or sample with --raw")]
+    PrimeGrammar(String),
+    #[error("meter must be N/D with N from 1 to 64 and D one of 1, 2, 4, 8, 16, 32, got {0}/{1}")]
+    Meter(u32, u32),
 }
 
 impl SampleOptions {
@@ -65,6 +85,10 @@ impl SampleOptions {
         let n = self.prime.chars().count();
         if n > MAX_PRIME {
             return Err(SampleError::LongPrime(n));
+        }
+        let (num, den) = self.meter;
+        if !(1..=64).contains(&num) || ![1, 2, 4, 8, 16, 32].contains(&den) {
+            return Err(SampleError::Meter(num, den));
         }
         Ok(())
     }
@@ -124,6 +148,11 @@ pub struct Sampler {
     scratch: Vec<f32>,
     rng: Rng,
     produced: usize,
+    /// The grammar and the allowed-token mask it gives at each step (None with `raw`).
+    grammar: Option<Grammar>,
+    allowed: Vec<bool>,
+    done: bool,
+    rhythm_relaxed: usize,
 }
 
 impl Sampler {
@@ -132,12 +161,17 @@ impl Sampler {
         opts.validate()?;
         let tokens = model.vocab().encode(&opts.prime)?;
         let v = model.hyper().vocab_size;
+        let grammar = if opts.raw { None } else { Some(prime_grammar(&opts, model.vocab().chars())?) };
         let mut sampler = Sampler {
             state: model.zero_state(),
             logits: vec![0.0; v],
             scratch: vec![0.0; v],
             rng: Rng::new(opts.seed),
             produced: 0,
+            grammar,
+            allowed: vec![true; v],
+            done: false,
+            rhythm_relaxed: 0,
             model,
             opts,
         };
@@ -156,26 +190,63 @@ impl Sampler {
         self.produced
     }
 
-    pub fn remaining(&self) -> usize {
-        self.opts.length - self.produced
+    /// Measures whose rhythm the grammar had to let go because the model's vocabulary could
+    /// not complete them (0 for the shipped models' vocabularies).
+    pub fn rhythm_relaxed(&self) -> usize {
+        self.rhythm_relaxed
     }
 
-    /// The next character, or `None` once `length` characters were drawn.
+    /// Whether the sample is complete.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The next character, or `None` once the sample is complete: `length` characters raw;
+    /// constrained, `length` characters and then on to the end of the measure (at most
+    /// [`MAX_OVERRUN`] more), so the score does not stop mid-measure.
     pub fn next_char(&mut self) -> Option<char> {
-        if self.produced >= self.opts.length {
+        if self.done {
             return None;
         }
+        let vocab = self.model.vocab();
+        if let Some(g) = &mut self.grammar {
+            g.allowed_mask(vocab.chars(), &mut self.allowed);
+            if !self.allowed.contains(&true) {
+                // The vocabulary cannot finish this measure (a model whose corpus lacks some
+                // duration digits): keep the structure rules, let this measure's rhythm go, and
+                // check rhythm again from the next barline.
+                g.set_rhythm(false);
+                g.set_rhythm(true);
+                self.rhythm_relaxed += 1;
+                g.allowed_mask(vocab.chars(), &mut self.allowed);
+            }
+        }
+        let allowed = &self.allowed;
         let t = draw(
             &self.logits,
             self.opts.temperature,
             self.opts.argmax,
             &mut self.rng,
             &mut self.scratch,
-            |_| true,
+            |i| allowed[i],
         );
+        let c = vocab.char(t)?;
+        if let Some(g) = &mut self.grammar {
+            // `draw` only picks allowed tokens (or, were none allowed, the likeliest); the
+            // grammar never leaves none, so a refusal here cannot happen. Should it, the text
+            // goes on unconstrained rather than stopping.
+            if g.push(c).is_err() {
+                self.grammar = None;
+                self.allowed.fill(true);
+            }
+        }
         self.model.step(&mut self.state, t, &mut self.logits);
         self.produced += 1;
-        self.model.vocab().char(t)
+        if self.produced >= self.opts.length {
+            let at_bar = self.grammar.as_ref().is_none_or(|g| g.at_line_start());
+            self.done = at_bar || self.produced >= self.opts.length + MAX_OVERRUN;
+        }
+        Some(c)
     }
 
     /// Appends up to `n` characters to `out`; returns how many.
@@ -192,11 +263,26 @@ impl Sampler {
     }
 }
 
-/// The whole sample: the prime followed by `length` drawn characters.
+/// The grammar after the prime. A prime whose rhythm the grammar would refuse (a fragment cut
+/// mid-measure, say) is accepted with rhythm checks off; they resume at the next barline.
+fn prime_grammar(opts: &SampleOptions, vocab: &[char]) -> Result<Grammar, SampleError> {
+    let make = || Grammar::new(GrammarOptions { meter: opts.meter, rhythm: true, vocab: Some(vocab.to_vec()) });
+    let mut grammar = make();
+    if grammar.push_str(&opts.prime).is_ok() {
+        return Ok(grammar);
+    }
+    let mut grammar = make();
+    grammar.set_rhythm(false);
+    grammar.push_str(&opts.prime).map_err(|e| SampleError::PrimeGrammar(e.to_string()))?;
+    grammar.set_rhythm(true);
+    Ok(grammar)
+}
+
+/// The whole sample: the prime followed by the drawn characters.
 pub fn sample(model: Arc<CpuModel>, opts: &SampleOptions) -> Result<String, SampleError> {
     let mut sampler = Sampler::new(model, opts.clone())?;
     let mut out = opts.prime.clone();
-    sampler.take(opts.length, &mut out);
+    sampler.take(usize::MAX, &mut out);
     Ok(out)
 }
 

@@ -41,7 +41,11 @@ fn sample_is_byte_identical_for_the_same_seed() {
     assert_ne!(a.stdout, sample(&["--seed", "4", "--length", "500"]).stdout);
     let text = String::from_utf8(a.stdout).unwrap();
     assert!(text.starts_with("@\n"));
-    assert_eq!(text.chars().count(), 502);
+    // Constrained sampling goes on to the end of the measure.
+    assert!(text.chars().count() >= 502);
+    assert!(text.ends_with('\n'));
+    let raw = String::from_utf8(sample(&["--seed", "3", "--length", "500", "--raw"]).stdout).unwrap();
+    assert_eq!(raw.chars().count(), 502);
     let argmax = sample(&["--argmax", "--length", "50"]);
     assert_eq!(argmax.stdout, sample(&["--argmax", "--length", "50", "--seed", "9"]).stdout);
 }
@@ -134,9 +138,46 @@ fn eval_reports_loss_and_unknown_characters() {
     // A corpus with characters the model never saw: counted and named, not dropped silently.
     let dir = common::temp_dir("eval-unknown");
     let piece = std::fs::read_to_string(common::fixture_corpus().join("a-scales.krn")).unwrap();
-    std::fs::write(dir.join("x.krn"), piece.replace("4C", "4C~").replace("8cJ", "8cJZ")).unwrap();
+    std::fs::write(dir.join("x.krn"), piece.replace("=2\t=2\t=2", "=2\t=2\t=2\n4C~\t4Z\t.")).unwrap();
     let out = kernrnn(&["eval", "--model", m, "--corpus", dir.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert!(text.contains("characters unknown to the model were left out: \"Z~\""), "{text}");
+    assert!(text.contains("2 characters unknown to the model were left out: \"Z~\""), "{text}");
+}
+
+#[test]
+fn kern_output_is_a_complete_score_that_the_checker_accepts() {
+    let out = sample(&["--seed", "5", "--length", "800", "--kern"]);
+    assert!(out.status.success());
+    let score = String::from_utf8(out.stdout).unwrap();
+    assert!(score.contains("**kern"), "{score}");
+    assert!(score.lines().any(|l| l.starts_with("=1")));
+    assert!(score.trim_end().lines().last().unwrap().split('\t').all(|t| t == "*-"));
+    let report = kernrnn::kern::check_kern(&score);
+    assert_eq!(report.count(kernrnn::kern::DiagnosticKind::Structure), 0, "{:?}", report.diagnostics);
+    assert_eq!(report.count(kernrnn::kern::DiagnosticKind::UnknownToken), 0, "{:?}", report.diagnostics);
+}
+
+#[test]
+fn check_diagnoses_the_published_raw_sample_with_line_numbers() {
+    let Some(corpus) = common::shared_corpus() else { return };
+    let file = corpus.join("published-sample.txt");
+    let out = kernrnn(&["check", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in [":10: rhythm", ":15: rhythm", ":18: rhythm", ":26: rhythm"] {
+        assert!(text.contains(line), "{line} missing in {text}");
+    }
+    assert!(text.contains("INVALID (raw sample)"));
+}
+
+#[test]
+fn check_accepts_a_real_score_and_refuses_bad_arguments() {
+    let file = common::fixture_corpus().join("a-scales.krn");
+    let out = kernrnn(&["check", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid (score)"));
+    fails_with(kernrnn(&["check", "/no/such.krn"]), "cannot read /no/such.krn");
+    fails_with(kernrnn(&["sample", "--meter", "3-4"]), "expected N/D");
+    fails_with(sample(&["--meter", "5/3"]), "meter must be N/D");
 }

@@ -1270,20 +1270,9 @@ mod tests {
         score.lines().filter(|l| !l.starts_with('!') && !l.starts_with('*') && !l.starts_with('=')).collect()
     }
 
-    /// The preparation recipe (as in `kern::prep`).
+    /// The preparation recipe (files without a barline prepare to nothing).
     fn prepare(content: &str) -> String {
-        let mut out = String::new();
-        let mut started = false;
-        for line in content.lines() {
-            if line.starts_with('=') {
-                started = true;
-                out.push_str("@\n");
-            } else if started && !line.starts_with('!') {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
-        out
+        crate::kern::prepare_text(content).unwrap_or_default()
     }
 
     fn corpus_files() -> Vec<std::path::PathBuf> {
