@@ -41,6 +41,23 @@
 //!   line agree; the meter holds for all spines until the next `*M` or the end of the piece
 //!   (then [`GrammarOptions::meter`] again).
 //!
+//! * **Time moves on** (grammars made with rhythm on). Grace notes take no time and a measure
+//!   may hold only interpretation lines, so a sample could go on forever without filling a
+//!   measure: at most `MAX_GRACE_LINES` (120) grace-note lines and `MAX_INTERP_LINES` (8)
+//!   interpretation lines may come since the last line with a timed note or rest (barlines
+//!   and `*-` do not reset the counts; a `*-` line stays allowed where it may come), and at
+//!   most `MAX_GRACE_LINES_PER_MEASURE` (60) and `MAX_INTERP_LINES_PER_MEASURE` (10) in a
+//!   measure. Then the only way on is a line of timed notes, or a barline when the measure is
+//!   full. Each note has at most 6 beam signs, never `L` with `J` nor `K` with `k`, and at
+//!   most 8 signs after its pitch (see `kern::token`). The caps are the corpus's maxima or a
+//!   little above.
+//! * **Vocabulary** ([`GrammarOptions::vocab`]). The grammar only relies on characters the
+//!   sampler can draw: durations whose digits (and dots) the vocabulary has, and the time they
+//!   can fill; grace lines only with `q`; meters `*M` only with digits and `/` it has; clefs,
+//!   keys, key signatures and mensurations only where it has what ends them. For a vocabulary
+//!   and meter that [`Grammar::supports`], every state leaves some character of the vocabulary
+//!   allowed.
+//!
 //! With rhythm off the same bookkeeping runs without constraining anything: the grammar then
 //! accepts any structurally valid text and records each rhythm problem instead (what the
 //! checker reports). [`Grammar::set_rhythm`] switches at a barline, which lets a test count the
@@ -61,11 +78,18 @@ pub(crate) const MAX_SPINES: usize = 8;
 /// once (a cadenza in Beethoven's op. 2 no. 3, across an invisible barline), then 54, 43, 25;
 /// 1,531 runs in all, 1,512 of them 1 to 4 lines.
 pub(crate) const MAX_GRACE_LINES: usize = 120;
+/// With rhythm on, the most grace-note lines in one measure. The prepared corpus has 54 once
+/// (47, 43, 30 next; 24,146 of its 25,417 measures have none).
+pub(crate) const MAX_GRACE_LINES_PER_MEASURE: usize = 60;
 /// With rhythm on (the grammar made with it), the most interpretation lines since the last
 /// line with a timed note or rest, barlines and `*-` not resetting the count, except that a
 /// `*-` line is still allowed where it may come. The prepared corpus has at most 6 (5 in a
 /// row without a barline between), the files read one after the other too.
 pub(crate) const MAX_INTERP_LINES: usize = 8;
+/// With rhythm on, the most interpretation lines in one measure (a `*-` line still allowed
+/// where it may come). The prepared corpus has 8 twice, 7 five times (18,109 of its 25,417
+/// measures have none).
+pub(crate) const MAX_INTERP_LINES_PER_MEASURE: usize = 10;
 
 /// Options of a [`Grammar`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,11 +101,13 @@ pub struct GrammarOptions {
     /// problems are recorded rather than refused (this is how the checker reads a text).
     pub rhythm: bool,
     /// The characters the sampler draws from (the model's vocabulary), `None` for all. With
-    /// rhythm on, the grammar then never relies on a character outside it: a vocabulary
-    /// without `0` or `7` (the Mozart half of the corpus has neither) cannot write the
-    /// durations 10 20 40 80 or 7 176, so the measure-filling lookahead does without them.
-    /// Give it when sampling, or a model lacking those digits may meet a state where only they
-    /// would do.
+    /// rhythm on, the grammar then never relies on a character outside it: the durations are
+    /// those whose digits the vocabulary has (a vocabulary without `0` or `7`, like the Mozart
+    /// half of the corpus, cannot write 10 20 40 80 or 7 176; one with only `4` and `8` has
+    /// 4 8 44 48 88), dotted only with `.`, and the measure-filling lookahead does with them
+    /// alone; grace notes need `q`, meters `/` and their digits. Give it when sampling, or a
+    /// model lacking some digits may meet a state where only they would do; check it first
+    /// with [`Grammar::supports`].
     pub vocab: Option<Vec<char>>,
 }
 
@@ -244,7 +270,7 @@ enum Pos {
 
 #[derive(Clone, Copy, Debug)]
 struct InterpLine {
-    /// [`MAX_INTERP_LINES`] reached: only `*-` may come.
+    /// A cap on interpretation lines is reached: only `*-` may come.
     capped: bool,
     term: bool,
     /// 0 none, 1 split, 2 merge
@@ -310,11 +336,19 @@ pub(crate) struct Core {
     grace_ok: bool,
     /// The interpretation families the vocabulary can finish (`token::interp_families`).
     fams: u8,
-    /// Enforce [`MAX_GRACE_LINES`] and [`MAX_INTERP_LINES`] (grammars made with rhythm on).
-    limits: bool,
+    /// [`MAX_GRACE_LINES`], [`MAX_GRACE_LINES_PER_MEASURE`], [`MAX_INTERP_LINES`] and
+    /// [`MAX_INTERP_LINES_PER_MEASURE`] for grammars made with rhythm on, no cap (`u32::MAX`)
+    /// for the others.
+    grace_cap: u32,
+    interp_cap: u32,
     /// Grace-note lines and interpretation lines since the last line with a timed note.
-    grace_run: u16,
-    interp_run: u16,
+    grace_run: u32,
+    interp_run: u32,
+    /// Grace-note and interpretation lines in the current measure, and their caps.
+    grace_bar: u32,
+    grace_bar_cap: u32,
+    interp_bar: u32,
+    interp_bar_cap: u32,
     default_meter: (u16, u16),
     n: usize,
     spines: [Spine; MAX_SPINES],
@@ -362,9 +396,18 @@ impl Core {
             set: DurSet::for_vocab(opts.vocab.as_deref()),
             grace_ok: opts.vocab.as_deref().is_none_or(|v| v.contains(&'q')),
             fams: interp_families(opts.vocab.as_deref()),
-            limits: opts.rhythm,
+            grace_cap: if opts.rhythm { MAX_GRACE_LINES as u32 } else { u32::MAX },
+            interp_cap: if opts.rhythm { MAX_INTERP_LINES as u32 } else { u32::MAX },
             grace_run: 0,
             interp_run: 0,
+            grace_bar: 0,
+            grace_bar_cap: if opts.rhythm { MAX_GRACE_LINES_PER_MEASURE as u32 } else { u32::MAX },
+            interp_bar: 0,
+            interp_bar_cap: if opts.rhythm {
+                MAX_INTERP_LINES_PER_MEASURE as u32
+            } else {
+                u32::MAX
+            },
             default_meter: meter,
             n: 0,
             spines: [SPINE0; MAX_SPINES],
@@ -502,10 +545,11 @@ impl Core {
                 Err(structure("after `*-` a new piece starts with a barline `@`"))
             }
             b'*' => {
-                let capped = self.limits && self.interp_run as usize >= MAX_INTERP_LINES;
+                let capped =
+                    self.interp_run >= self.interp_cap || self.interp_bar >= self.interp_bar_cap;
                 if capped && !self.term_ok() {
                     return Err(structure(
-                        "too many interpretation lines since the last note: a line of notes must come",
+                        "too many interpretation lines (since the last note, or in the measure)",
                     ));
                 }
                 self.field = 0;
@@ -640,6 +684,8 @@ impl Core {
         }
         self.prev = Prev::Barline;
         self.bar_seen = true;
+        self.grace_bar = 0;
+        self.interp_bar = 0;
     }
 
     /// A data line after a short measure: that measure was not the last one.
@@ -679,9 +725,7 @@ impl Core {
 
     fn interp_char(&mut self, mut tok: InterpTok, c: u8, sink: &mut Sink) -> Result<(), Fail> {
         if self.il.capped && self.field == 0 && tok.is_fresh() && c != b'-' {
-            return Err(structure(
-                "too many interpretation lines since the last note: only `*-` may come",
-            ));
+            return Err(structure("too many interpretation lines: only `*-` may come here"));
         }
         match c {
             b'\t' => {
@@ -839,6 +883,7 @@ impl Core {
     fn end_interp_line(&mut self, sink: &mut Sink) {
         let c = self.field + 1;
         self.interp_run = self.interp_run.saturating_add(1);
+        self.interp_bar = self.interp_bar.saturating_add(1);
         if self.il.term {
             self.resolve_short_ok();
             self.reset_piece();
@@ -931,7 +976,7 @@ impl Core {
         self.field = 0;
         self.resolve_short(sink);
         let mut dl = DATA_LINE;
-        let capped = self.limits && self.grace_run as usize >= MAX_GRACE_LINES;
+        let capped = self.grace_run >= self.grace_cap || self.grace_bar >= self.grace_bar_cap;
         if (!self.grace_ok || capped) && self.rhythm {
             dl.mode = Mode::Normal;
         }
@@ -1290,6 +1335,7 @@ impl Core {
             self.interp_run = 0;
         } else if grace_line {
             self.grace_run = self.grace_run.saturating_add(1);
+            self.grace_bar = self.grace_bar.saturating_add(1);
         }
         self.prev = Prev::Data;
         Ok(())
@@ -1487,6 +1533,14 @@ impl Grammar {
 
     pub(crate) fn line_no(&self) -> usize {
         self.core.line_no
+    }
+
+    /// Other caps on grace-note lines and interpretation lines, since the last timed line and
+    /// in a measure (tests).
+    #[cfg(test)]
+    pub(crate) fn set_caps(&mut self, grace: (u32, u32), interp: (u32, u32)) {
+        (self.core.grace_cap, self.core.grace_bar_cap) = grace;
+        (self.core.interp_cap, self.core.interp_bar_cap) = interp;
     }
 
     pub(crate) fn set_generic_interp(&mut self, on: bool) {
@@ -1864,15 +1918,34 @@ mod tests {
     fn grace_lines_cannot_run_on() {
         let mut g = strict();
         g.push_str("@\n4c\t4e\t.\n").unwrap();
-        for _ in 0..MAX_GRACE_LINES {
+        for _ in 0..MAX_GRACE_LINES_PER_MEASURE / 2 {
             g.push_str(".\t16ffq\t.\n").unwrap();
         }
-        // the cap is reached: the next line must take time
+        g.push_str("4d\t4f\t.\n").unwrap();
+        for _ in 0..MAX_GRACE_LINES_PER_MEASURE / 2 {
+            g.push_str(".\t16ffq\t.\n").unwrap();
+        }
+        // the cap of the measure is reached: the next lines must take time
         assert!(g.clone().push_str(".\t16ffq").is_err());
         assert!(g.clone().push_str("8cq").is_err());
         assert!(!g.allows('.'));
         g.push_str("4d\t4f\t.\n").unwrap();
+        assert!(!g.allows('.'));
+        g.push_str("4d\t4f\t.\n@\n").unwrap();
+        // a new measure
         g.push_str(".\t16ffq\t.\n").unwrap();
+        // at a full measure only the barline is left
+        let mut g = strict();
+        g.push_str("@\n2c\t2e\t.\n").unwrap();
+        for _ in 0..MAX_GRACE_LINES_PER_MEASURE {
+            g.push_str(".\t16ffq\t.\n").unwrap();
+        }
+        g.push_str("2c\t2e\t.\n").unwrap();
+        let all: Vec<char> = CORPUS_CHARS.chars().collect();
+        let mut mask = vec![false; all.len()];
+        g.allowed_mask(&all, &mut mask);
+        let allowed: String = all.iter().zip(&mask).filter(|p| *p.1).map(|p| *p.0).collect();
+        assert_eq!(allowed, "*@");
         // empty measures of grace notes (`@`, grace line, `@`, ...) do not go on either
         let mut g = strict();
         g.push_str("@\n1c\t1e\t.\n@\n").unwrap();
@@ -1881,7 +1954,7 @@ mod tests {
             n += 1;
             assert!(n < 10_000, "grace lines and barlines go on forever");
         }
-        assert!(n <= MAX_GRACE_LINES);
+        assert_eq!(n, MAX_GRACE_LINES);
     }
 
     #[test]
@@ -1915,7 +1988,18 @@ mod tests {
             n += 1;
             assert!(n < 10_000, "interpretation lines and barlines go on forever");
         }
-        assert!(n <= MAX_INTERP_LINES);
+        assert!(n <= MAX_INTERP_LINES, "{n}");
+        // interpretation lines between notes, at most so many in a measure
+        let mut g = strict();
+        g.push_str("@\n").unwrap();
+        let mut n = 0;
+        while g.push_str("*clefG2\t*\t*\n16c\t16e\t.\n").is_ok() {
+            n += 1;
+        }
+        assert_eq!(n, MAX_INTERP_LINES_PER_MEASURE);
+        assert!(!g.allows('*'));
+        g.push_str("4.c\t4.e\t.\n@\n").unwrap();
+        assert!(g.allows('*'));
     }
 
     #[test]
@@ -1941,11 +2025,13 @@ mod tests {
         assert_eq!(set.ticks(48, 0), Some(TPW / 48));
         assert_eq!(set.ticks(8, 1), Some(TPW * 3 / 16));
         // after a 48th, 47/48 are left: the grammar only offers what 4 and 8 can fill
-        let mut g = Grammar::new(GrammarOptions { vocab: Some(v.clone()), ..GrammarOptions::default() });
+        let mut g =
+            Grammar::new(GrammarOptions { vocab: Some(v.clone()), ..GrammarOptions::default() });
         g.push_str("@\n48c\t4c\t.\n").unwrap();
         assert!(v.iter().any(|&c| g.allows(c)));
         assert!(Grammar::supports(&v, (4, 4)).is_ok());
-        assert!(Grammar::supports(&v, (5, 32)).is_err(), "5/32 needs 32nds or 16ths");
+        assert!(Grammar::supports(&v, (5, 32)).is_ok(), "48. and 8");
+        assert!(Grammar::supports(&v, (1, 64)).is_err(), "a 64th needs 64ths or 128ths");
         let no_tab: Vec<char> = "\n@.*-4c".chars().collect();
         assert!(Grammar::supports(&no_tab, (4, 4)).is_err());
         let no_pitch: Vec<char> = format!("{BASICS}4r").chars().collect();
@@ -1966,7 +2052,7 @@ mod tests {
             let mut chars: Vec<char> = all
                 .iter()
                 .copied()
-                .filter(|&c| BASICS.contains(c) || rng.next() % keep == 0)
+                .filter(|&c| BASICS.contains(c) || rng.next().is_multiple_of(keep))
                 .collect();
             if !chars.iter().any(|c| "abcdefgABCDEFG".contains(*c)) {
                 chars.push(['c', 'G', 'e', 'B'][(rng.next() % 4) as usize]);
@@ -1974,14 +2060,20 @@ mod tests {
             if !chars.iter().any(|c| ('1'..='9').contains(c)) {
                 chars.push(['1', '2', '4', '8', '3', '6'][(rng.next() % 6) as usize]);
             }
-            let meter = [(4, 4), (3, 4), (6, 8), (2, 2), (3, 8), (5, 16), (2, 4)]
-                [(seed / 4 % 7) as usize];
+            let meter =
+                [(4, 4), (3, 4), (6, 8), (2, 2), (3, 8), (5, 16), (2, 4)][(seed / 4 % 7) as usize];
             if Grammar::supports(&chars, meter).is_err() {
                 continue;
             }
             walked += 1;
             let steps = if seed % 5 == 0 { 4000 } else { 1500 };
-            let text = random_walk(seed, steps, &chars, meter);
+            // a third of the walks with tiny caps, to reach them often (0: none at all)
+            let caps = (seed % 3 == 2).then(|| {
+                let (grace, interp) = ((seed / 3 % 5) as u32, (seed / 15 % 3) as u32);
+                let bar = (seed / 45 % 3) as u32;
+                ((grace, grace.min(bar + 1)), (interp, interp.min(bar)))
+            });
+            let text = random_walk_capped(seed, steps, &chars, meter, caps);
             bars += agrees_with_checker(&text, meter, &chars, seed);
         }
         eprintln!("random vocabularies: {walked} of {seeds} supported, {bars} measures");
@@ -2015,8 +2107,22 @@ mod tests {
     }
 
     fn random_walk(seed: u64, steps: usize, chars: &[char], meter: (u32, u32)) -> String {
+        random_walk_capped(seed, steps, chars, meter, None)
+    }
+
+    /// A random walk, with other caps on grace-note and interpretation lines if given.
+    fn random_walk_capped(
+        seed: u64,
+        steps: usize,
+        chars: &[char],
+        meter: (u32, u32),
+        caps: Option<((u32, u32), (u32, u32))>,
+    ) -> String {
         let mut g =
             Grammar::new(GrammarOptions { meter, rhythm: true, vocab: Some(chars.to_vec()) });
+        if let Some((grace, interp)) = caps {
+            g.set_caps(grace, interp);
+        }
         let mut rng = Lcg(seed);
         let mut text = String::from("@\n");
         g.push_str(&text).unwrap();
@@ -2220,6 +2326,10 @@ mod tests {
         // the concatenated corpus (pieces after `*-`) as one text
         let mut g = Grammar::new(GrammarOptions { meter: (4, 4), rhythm: false, vocab: None });
         g.push_str(&whole).unwrap();
+        // ... within the cap on interpretation lines of a sampling grammar (rhythm off)
+        let mut g = Grammar::new(GrammarOptions { meter: (4, 4), rhythm: true, vocab: None });
+        g.set_rhythm(false);
+        g.push_str(&whole).unwrap();
         let share = strict_ok as f64 / measures as f64;
         eprintln!(
             "corpus: {lines} lines accepted; rhythm on: {strict_ok}/{measures} measures accepted ({:.2}%); \
@@ -2233,24 +2343,30 @@ mod tests {
 
     #[test]
     fn allows_is_fast() {
-        let chars: Vec<char> = CORPUS_CHARS.chars().collect();
-        let text = random_walk(7, 3000, &chars, (4, 4));
-        let mut g = strict();
-        let mut states = Vec::new();
-        for c in text.chars() {
-            states.push(g.clone());
-            g.push(c).unwrap();
-        }
-        let start = std::time::Instant::now();
-        let mut n = 0usize;
-        let mut yes = 0usize;
-        for s in &states {
-            for &c in &chars {
-                yes += s.allows(c) as usize;
-                n += 1;
+        // the full vocabulary (closed-form fill test) and the Mozart one (fill table)
+        for (name, chars) in [("full", CORPUS_CHARS), ("mozart", MOZART_CHARS)] {
+            let chars: Vec<char> = chars.chars().collect();
+            let text = random_walk(7, 3000, &chars, (4, 4));
+            let mut g = Grammar::new(GrammarOptions {
+                vocab: Some(chars.clone()),
+                ..GrammarOptions::default()
+            });
+            let mut states = Vec::new();
+            for c in text.chars() {
+                states.push(g.clone());
+                g.push(c).unwrap();
             }
+            let start = std::time::Instant::now();
+            let mut n = 0usize;
+            let mut yes = 0usize;
+            for s in &states {
+                for &c in &chars {
+                    yes += s.allows(c) as usize;
+                    n += 1;
+                }
+            }
+            let ns = start.elapsed().as_nanos() as f64 / n as f64;
+            eprintln!("allows ({name}): {ns:.1} ns per call over {n} calls ({yes} allowed)");
         }
-        let ns = start.elapsed().as_nanos() as f64 / n as f64;
-        eprintln!("allows: {ns:.1} ns per call over {n} calls ({yes} allowed)");
     }
 }

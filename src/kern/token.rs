@@ -26,8 +26,9 @@
 //! not); breves (`0`) are not accepted. With that choice a span of time can be filled with
 //! notes exactly when `DurSet::fillable` says so (a closed formula, checked against brute
 //! force), which the grammar uses to never let a measure reach a point from which it cannot be
-//! completed. For sampling, a `DurSet` also leaves out the durations the model's vocabulary
-//! cannot write, and grace notes are written 8, 16, 32, 64 or 128, undotted, or without
+//! completed. For sampling, a `DurSet` keeps only the durations the model's vocabulary can
+//! write (its digits, dots only with `.`), with a fill test of their own (a table built once
+//! per vocabulary), and grace notes are written 8, 16, 32, 64 or 128, undotted, or without
 //! duration.
 
 /// Ticks per whole note.
@@ -106,12 +107,12 @@ const fn digit_bits(mut n: u32) -> u16 {
     b
 }
 
-/// What of a vocabulary matters to durations and meters: bit `d` for each digit `d` it has,
-/// [`KEY_DOT`] for `.`, [`KEY_SLASH`] for `/`.
 const KEY_DOT: u16 = 1 << 10;
 const KEY_SLASH: u16 = 1 << 11;
 const KEY_ALL: u16 = (1 << 12) - 1;
 
+/// What of a vocabulary matters to durations and meters: bit `d` for each digit `d` it has,
+/// [`KEY_DOT`] for `.`, [`KEY_SLASH`] for `/`.
 fn dur_key(vocab: &[char]) -> u16 {
     let mut key = 0;
     for &c in vocab {
@@ -306,11 +307,6 @@ impl DurSet {
     pub fn meter_ok(&self, num: u16, den: u16) -> bool {
         let Some(j) = METER_DENS.iter().position(|&d| d == den) else { return false };
         self.meters.get(num as usize).is_some_and(|&b| b & (1 << j) != 0)
-    }
-
-    /// Whether some duration can be written at all.
-    pub fn is_empty(&self) -> bool {
-        self.mask == 0
     }
 
     /// Whether a note of `v` ticks fits in `rem` ticks and leaves a fillable rest.
@@ -579,9 +575,10 @@ pub(crate) struct KernInfo {
 /// A note is `[.](([&)* [duration[dots]] pitch [accidental] [duration] signs*`, where the pitch
 /// is one letter repeated in one case (`c`, `cc`, `CCC`, up to four) or `r`/`rr` for a rest,
 /// accidentals are `#`, `##`, `-`, `--` or `n`, and the signs are articulations, ornaments,
-/// stems, beams, slur and tie ends, grace marks (see [`post_cat`], each with a cap). A note
-/// without duration, with a leading `.` (`.16gQ`) or with its duration after the pitch (`b8q`)
-/// must be a grace note (the corpus has such tokens).
+/// stems, beams, slur and tie ends, grace marks (see [`post_cat`], each with a cap; at most
+/// [`MAX_SIGNS`] in all and [`MAX_BEAMS`] beam signs, never `L` with `J` nor `K` with `k`).
+/// A note without duration, with a leading `.` (`.16gQ`) or with its duration after the pitch
+/// (`b8q`) must be a grace note (the corpus has such tokens).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct KernTok {
     phase: KPhase,
@@ -1343,16 +1340,8 @@ mod tests {
         // Dynamic programming over sums of the accepted durations, up to a half note, for the
         // full set and for vocabularies lacking digits or `.`.
         let limit = (TPW / 2) as usize;
-        let vocabs: [&str; 8] = [
-            "0123456789./",
-            "12345689./",
-            "48./",
-            "1248.",
-            "36/.",
-            "5",
-            "2.",
-            "179",
-        ];
+        let vocabs: [&str; 8] =
+            ["0123456789./", "12345689./", "48./", "1248.", "36/.", "5", "2.", "179"];
         for (k, voc) in vocabs.iter().enumerate() {
             let v: Vec<char> = voc.chars().collect();
             let set = DurSet::for_vocab(Some(&v));
@@ -1392,7 +1381,7 @@ mod tests {
         assert!(no_dot.fillable(TPW * 3 / 8) && no_dot.fillable(TPW / 16), "3/48");
         assert!(!no_dot.fillable(TPW / 32));
         let none = DurSet::for_vocab(Some(&['0', '.']));
-        assert!(none.is_empty() && none.fillable(0) && !none.fillable(TPW));
+        assert!(none.mask == 0 && none.fillable(0) && !none.fillable(TPW));
         // meters: written with the vocabulary's digits and `/`, filled with its durations
         let v48 = DurSet::for_vocab(Some(&['4', '8', '.', '/']));
         assert!(v48.meter_ok(4, 4) && v48.meter_ok(4, 8) && v48.meter_ok(88, 8));

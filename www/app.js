@@ -1,0 +1,526 @@
+// The composer page. The engine (core.js), the engraver and the score view are the same modules
+// <kern-sampler> uses.
+
+import {
+  DEFAULT_PRIME,
+  DEFAULTS,
+  chooseBackend,
+  countBarlines,
+  download,
+  firstMeasures,
+  loadManifest,
+  loadModel,
+  loadWasm,
+  parseOptions,
+  randomSeed,
+  sample,
+} from "./core.js";
+import { getEngraver, showSvg } from "./engraver.js";
+import { SCORE_CSS, ScoreView } from "./score-view.js";
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  form: $("controls"),
+  model: $("model"),
+  modelInfo: $("model-info"),
+  file: $("file"),
+  temperature: $("temperature"),
+  seed: $("seed"),
+  dice: $("dice"),
+  length: $("length"),
+  prime: $("prime"),
+  argmax: $("argmax"),
+  grammar: $("grammar"),
+  meter: $("meter"),
+  compose: $("compose"),
+  stop: $("stop"),
+  variations: $("variations"),
+  backend: $("backend"),
+  progress: $("progress"),
+  status: $("status"),
+  error: $("error"),
+  variationsPanel: $("variations-panel"),
+  variationsList: $("variations-list"),
+  variationsSeeds: $("variations-seeds"),
+  pieceInfo: $("piece-info"),
+  share: $("share"),
+  textview: $("textview"),
+  kern: $("kern"),
+  raw: $("raw"),
+};
+
+/** The page engraves at most this many measures (verovio needs minutes for thousands). */
+const MAX_ENGRAVED_MEASURES = 300;
+
+const state = {
+  models: [], // manifest entries
+  fileModel: null, // { file, promise } for a weights file the user loaded
+  backend: null,
+  abort: null,
+  piece: null, // { raw, kern, opts, modelName, modelKey, backend, chars, millis, stopped }
+};
+
+const style = document.createElement("style");
+style.textContent = SCORE_CSS;
+document.head.append(style);
+const view = new ScoreView($("score"), { lane: "page", emptyText: "Compose a piece: its score appears here." });
+
+function setState(s) {
+  document.body.dataset.state = s;
+}
+
+function showError(message) {
+  ui.error.textContent = message;
+  ui.error.hidden = false;
+  setState("error");
+}
+
+function clearError() {
+  ui.error.hidden = true;
+  ui.error.textContent = "";
+}
+
+function say(text) {
+  ui.status.textContent = text;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Models
+
+function isUrlModel(v) {
+  return /[/.]/.test(v);
+}
+
+function addOption(value, text) {
+  const o = document.createElement("option");
+  o.value = value;
+  o.textContent = text;
+  ui.model.append(o);
+  return o;
+}
+
+function describe(entry) {
+  const parts = [];
+  if (entry.description) parts.push(entry.description);
+  if (entry.layers && entry.hidden) parts.push(`${entry.layers}×${entry.hidden} LSTM`);
+  if (entry.params) parts.push(`${(entry.params / 1e3).toFixed(0)}k parameters`);
+  if (entry.valid_loss != null) parts.push(`validation loss ${Number(entry.valid_loss).toFixed(3)}`);
+  if (entry.bytes) parts.push(`${(entry.bytes / 1e6).toFixed(1)} MB`);
+  return parts.join(" · ");
+}
+
+function showModelInfo() {
+  const v = ui.model.value;
+  const entry = state.models.find((m) => m.name === v);
+  if (entry) ui.modelInfo.textContent = describe(entry);
+  else if (v === "file" && state.fileModel) ui.modelInfo.textContent = `your file ${state.fileModel.file.name} (links cannot include it)`;
+  else if (v && isUrlModel(v)) ui.modelInfo.textContent = `weights from ${v}`;
+  else ui.modelInfo.textContent = "";
+}
+
+/** { composer, info, key } of the selected model. */
+async function selectedModel() {
+  const v = ui.model.value;
+  if (v === "file") {
+    if (!state.fileModel) throw new Error("choose a weights file first");
+    return { ...(await state.fileModel.promise), key: null };
+  }
+  const entry = state.models.find((m) => m.name === v);
+  if (entry) return { ...(await loadModel(entry.url, `model ${entry.name} (${entry.file})`)), key: entry.name };
+  if (v && isUrlModel(v)) return { ...(await loadModel(new URL(v, location.href).href, v)), key: v };
+  throw new Error(state.models.length ? "choose a model" : "no model is available: load your own weights file");
+}
+
+function selectModel(value) {
+  if (!value) return;
+  if (![...ui.model.options].some((o) => o.value === value)) {
+    if (!isUrlModel(value)) {
+      showError(`There is no model named "${value}" here; the models are: ${state.models.map((m) => m.name).join(", ") || "none"}.`);
+      return;
+    }
+    addOption(value, `weights at ${value}`);
+  }
+  ui.model.value = value;
+  showModelInfo();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options and the URL
+
+function readForm() {
+  return parseOptions({
+    temperature: ui.temperature.value,
+    seed: ui.seed.value,
+    length: ui.length.value,
+    prime: ui.prime.value === "" ? DEFAULT_PRIME : ui.prime.value,
+    argmax: ui.argmax.checked,
+    raw: !ui.grammar.checked,
+    meter: ui.meter.value,
+  });
+}
+
+function writeForm(o) {
+  ui.temperature.value = o.temperature;
+  ui.seed.value = o.seed;
+  ui.length.value = o.length;
+  ui.prime.value = o.prime;
+  ui.argmax.checked = o.argmax;
+  ui.grammar.checked = !o.raw;
+  if (![...ui.meter.options].some((x) => x.value === o.meter)) addMeter(o.meter);
+  ui.meter.value = o.meter;
+}
+
+function addMeter(m) {
+  const o = document.createElement("option");
+  o.value = o.textContent = m;
+  ui.meter.append(o);
+}
+
+/** The URL fragment that recreates the current options. */
+function optionsHash(opts, modelKey) {
+  const p = new URLSearchParams();
+  if (modelKey) p.set("model", modelKey);
+  p.set("seed", opts.seed);
+  p.set("temperature", opts.temperature);
+  p.set("length", opts.length);
+  if (opts.prime !== DEFAULT_PRIME) p.set("prime", opts.prime);
+  if (opts.argmax) p.set("argmax", "1");
+  if (opts.raw) p.set("raw", "1");
+  if (opts.meter !== DEFAULTS.meter) p.set("meter", opts.meter);
+  return "#" + p.toString();
+}
+
+function setHash(hash) {
+  if (location.hash !== hash) history.replaceState(null, "", hash);
+}
+
+/** Applies the URL fragment to the form; returns true when it asks for a piece (has a seed). */
+function applyHash() {
+  const p = new URLSearchParams(location.hash.slice(1));
+  if (![...p.keys()].length) return false;
+  const opts = parseOptions({
+    temperature: p.get("temperature"),
+    seed: p.get("seed"),
+    length: p.get("length"),
+    prime: p.get("prime"),
+    argmax: p.has("argmax") ? p.get("argmax") : undefined,
+    raw: p.has("raw") ? p.get("raw") : undefined,
+    meter: p.get("meter"),
+  });
+  writeForm(opts);
+  if (p.get("model")) selectModel(p.get("model"));
+  return p.has("seed");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Composing
+
+function busy(on) {
+  ui.compose.disabled = on;
+  ui.variations.disabled = on;
+  ui.stop.disabled = !on;
+  ui.model.disabled = on;
+  ui.file.disabled = on;
+  for (const b of document.querySelectorAll("[data-download], #share")) b.disabled = on || !state.piece;
+  setState(on ? "composing" : state.piece ? "done" : "idle");
+}
+
+function rate(chars, millis) {
+  return `${Math.round((chars * 1000) / Math.max(millis, 1)).toLocaleString("en")} chars/s`;
+}
+
+/** Samples one piece with live progress; `live` engraves the measures as they arrive. */
+async function composeOne(model, opts, { signal, live, progress }) {
+  const score = (raw) => model.composer.score(raw, opts).kern;
+  let measures = 0;
+  let lastDraw = 0;
+  const s = await sample(model.composer, opts, {
+    signal,
+    onProgress: ({ chars, total, raw, millis }) => {
+      progress(chars, total, millis);
+      const now = performance.now();
+      if (live && now - lastDraw > 300) {
+        const m = countBarlines(raw);
+        ui.raw.textContent = raw;
+        if (m > measures && m <= MAX_ENGRAVED_MEASURES + 1) {
+          measures = m;
+          lastDraw = now;
+          const kern = score(raw);
+          ui.kern.textContent = kern;
+          view.show(kern, { follow: true }).catch(() => {});
+        }
+      }
+    },
+  });
+  const kern = score(s.raw);
+  const start = firstMeasures(s.raw, MAX_ENGRAVED_MEASURES);
+  const engraved = start.cut ? score(start.raw) : kern;
+  const thumb = () => score(firstMeasures(s.raw, 8).raw);
+  return { ...s, kern, engraved, thumb, cut: start.cut, opts, modelName: model.info.name, modelKey: model.key, backend: model.composer.backend() };
+}
+
+async function compose() {
+  clearError();
+  let opts;
+  try {
+    opts = readForm();
+  } catch (e) {
+    return showError(e.message);
+  }
+  state.abort?.abort();
+  const abort = new AbortController();
+  state.abort = abort;
+  busy(true);
+  view.clear("Composing…");
+  ui.kern.textContent = ui.raw.textContent = "";
+  state.piece = null;
+  ui.progress.value = 0;
+  say("Loading the model…");
+  try {
+    const model = await selectedModel();
+    setHash(optionsHash(opts, model.key));
+    say("Composing…");
+    const piece = await composeOne(model, opts, {
+      signal: abort.signal,
+      live: true,
+      progress: (chars, total, millis) => {
+        ui.progress.value = Math.min(1, chars / total);
+        say(`${chars.toLocaleString("en")} / ${total.toLocaleString("en")} characters · ${rate(chars, millis)}`);
+      },
+    });
+    say(
+      `${piece.stopped ? "Stopped after" : "Composed"} ${piece.chars.toLocaleString("en")} characters in ` +
+        `${(piece.millis / 1000).toFixed(1)} s (${rate(piece.chars, piece.millis)}) on the ${piece.backend.toUpperCase()}.`,
+    );
+    await setPiece(piece);
+  } catch (e) {
+    showError(e.message || String(e));
+    say("");
+  } finally {
+    // A newer run (Compose pressed again while this one engraved) owns the controls now.
+    if (state.abort === abort) {
+      state.abort = null;
+      busy(false);
+      if (!ui.error.hidden) setState("error");
+    }
+  }
+}
+
+async function setPiece(piece) {
+  state.piece = piece;
+  ui.kern.textContent = piece.kern;
+  ui.raw.textContent = piece.raw;
+  ui.progress.value = 1;
+  const measures = countBarlines(piece.raw);
+  ui.pieceInfo.textContent = `${piece.modelName}, seed ${piece.opts.seed}, temperature ${piece.opts.temperature}` +
+    (piece.opts.argmax ? ", argmax" : "") + (piece.opts.raw ? ", no grammar" : "") + ` · ${measures} barlines` +
+    (piece.cut ? ` · the score shows the first ${MAX_ENGRAVED_MEASURES} measures; the downloads hold all` : "");
+  busy(false);
+  document.body.dataset.engraving = "1";
+  try {
+    await view.show(piece.engraved);
+  } catch (e) {
+    view.note.textContent = `The score could not be engraved: ${e.message || e}. The **kern text is beside it.`;
+  } finally {
+    if (state.piece === piece) delete document.body.dataset.engraving;
+  }
+}
+
+async function composeVariations() {
+  clearError();
+  let base;
+  try {
+    base = readForm();
+  } catch (e) {
+    return showError(e.message);
+  }
+  state.abort?.abort();
+  const abort = new AbortController();
+  state.abort = abort;
+  busy(true);
+  ui.variationsList.replaceChildren();
+  ui.variationsPanel.hidden = false;
+  ui.variationsSeeds.textContent = `${base.seed} to ${base.seed + 7}`;
+  ui.progress.value = 0;
+  try {
+    const model = await selectedModel();
+    const total = base.length * 8;
+    for (let k = 0; k < 8 && !abort.signal.aborted; k++) {
+      const opts = { ...base, seed: base.seed + k };
+      const piece = await composeOne(model, opts, {
+        signal: abort.signal,
+        live: false,
+        progress: (chars, _total, millis) => {
+          ui.progress.value = Math.min(1, (k * base.length + Math.min(chars, base.length)) / total);
+          say(`Variation ${k + 1} of 8 (seed ${opts.seed}): ${chars.toLocaleString("en")} / ${base.length.toLocaleString("en")} characters · ${rate(chars, millis)}`);
+        },
+      });
+      addVariation(piece);
+    }
+    say(abort.signal.aborted ? "Stopped." : "8 variations composed: pick one.");
+  } catch (e) {
+    showError(e.message || String(e));
+  } finally {
+    if (state.abort === abort) {
+      state.abort = null;
+      busy(false);
+    }
+  }
+}
+
+function addVariation(piece) {
+  const li = document.createElement("li");
+  const h = document.createElement("h3");
+  h.textContent = `Seed ${piece.opts.seed}`;
+  const info = document.createElement("p");
+  info.className = "hint";
+  info.textContent = `${countBarlines(piece.raw)} barlines · ${piece.chars} characters${piece.stopped ? " (stopped)" : ""}`;
+  const thumb = document.createElement("div");
+  thumb.className = "thumb";
+  thumb.setAttribute("role", "img");
+  thumb.setAttribute("aria-label", `Start of the score with seed ${piece.opts.seed}`);
+  const pick = document.createElement("button");
+  pick.type = "button";
+  pick.textContent = `Pick seed ${piece.opts.seed}`;
+  pick.addEventListener("click", async () => {
+    for (const other of ui.variationsList.children) other.classList.remove("picked");
+    li.classList.add("picked");
+    writeForm(piece.opts);
+    setHash(optionsHash(piece.opts, piece.modelKey));
+    clearError();
+    say(`Seed ${piece.opts.seed} picked.`);
+    await setPiece(piece);
+    $("piece").scrollIntoView({ behavior: "smooth", block: "start" });
+  });
+  li.append(h, info, thumb, pick);
+  ui.variationsList.append(li);
+  getEngraver()
+    .call("render", piece.thumb(), { scale: 25, pageWidth: 2400, pageHeight: 1200, adjustPageHeight: true }, [1])
+    .then((r) => r.pages[0] && showSvg(thumb, r.pages[0][1]))
+    .catch((e) => (thumb.textContent = `(no preview: ${e.message || e})`));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Downloads and sharing
+
+function baseName(piece) {
+  const model = String(piece.modelName || "model").replace(/[^A-Za-z0-9_-]+/g, "_");
+  return piece.opts.argmax ? `kernrnn-${model}-argmax` : `kernrnn-${model}-seed${piece.opts.seed}`;
+}
+
+async function saveAs(kind) {
+  const piece = state.piece;
+  if (!piece) return;
+  clearError();
+  try {
+    const name = `${baseName(piece)}.${kind}`;
+    if (kind === "krn") return download(name, piece.kern, "text/plain;charset=utf-8");
+    const engraver = getEngraver();
+    if (kind === "mid") return download(name, await engraver.call("midi", piece.kern, {}), "audio/midi");
+    if (kind === "svg") return download(name, await engraver.call("svg", piece.kern, view.layout()), "image/svg+xml");
+    if (kind === "mei") return download(name, await engraver.call("mei", piece.kern, {}), "application/mei+xml");
+  } catch (e) {
+    showError(`Cannot make the .${kind} file: ${e.message || e}`);
+  }
+}
+
+async function share() {
+  const url = location.href;
+  try {
+    await navigator.clipboard.writeText(url);
+    say("Link copied: it recreates this piece.");
+  } catch {
+    say(`Link to this piece: ${url}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start
+
+async function start() {
+  ui.prime.value = DEFAULT_PRIME;
+  ui.form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    compose();
+  });
+  ui.stop.addEventListener("click", () => state.abort?.abort());
+  ui.variations.addEventListener("click", composeVariations);
+  ui.dice.addEventListener("click", () => {
+    ui.seed.value = randomSeed();
+    ui.seed.focus();
+  });
+  ui.model.addEventListener("change", showModelInfo);
+  ui.file.addEventListener("change", () => {
+    const file = ui.file.files?.[0];
+    if (!file) return;
+    clearError();
+    const promise = loadModel(file, `your file ${file.name}`);
+    state.fileModel = { file, promise };
+    let opt = [...ui.model.options].find((o) => o.value === "file");
+    opt ??= addOption("file", "");
+    opt.textContent = `Your file: ${file.name}`;
+    ui.model.value = "file";
+    showModelInfo();
+    promise.then(
+      ({ info }) => (ui.modelInfo.textContent = `your file ${file.name}: ${info.name || "unnamed"}, ${info.layers}×${info.hidden} LSTM`),
+      (e) => showError(e.message),
+    );
+  });
+  for (const b of document.querySelectorAll("[data-download]")) b.addEventListener("click", () => saveAs(b.dataset.download));
+  ui.share.addEventListener("click", share);
+  ui.textview.addEventListener("change", () => {
+    ui.kern.hidden = ui.textview.value !== "kern";
+    ui.raw.hidden = ui.textview.value !== "raw";
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && state.abort) state.abort.abort();
+  });
+  window.addEventListener("hashchange", () => {
+    try {
+      if (applyHash()) compose();
+    } catch (e) {
+      showError(`This link's options are invalid: ${e.message}`);
+    }
+  });
+  busy(false);
+  setState("idle");
+
+  if ("serviceWorker" in navigator && window.isSecureContext) {
+    navigator.serviceWorker.register("./sw.js").catch((e) => console.warn("no offline support:", e));
+  }
+
+  // Start the WebAssembly library, the engraver and the backend probe while the models load.
+  const wasmReady = loadWasm();
+  getEngraver();
+  chooseBackend("auto").then((b) => {
+    state.backend = b;
+    ui.backend.textContent = `Backend: ${b.backend.toUpperCase()} (WebAssembly). ${b.reason}.`;
+    ui.backend.dataset.backend = b.backend;
+    ui.backend.dataset.webgpu = b.webgpu.available ? "available" : "unavailable";
+  });
+
+  ui.model.replaceChildren();
+  try {
+    state.models = await loadManifest(new URL("models/manifest.json", location.href));
+  } catch (e) {
+    showError(`${e.message}. You can still load your own weights file.`);
+  }
+  for (const m of state.models) addOption(m.name, m.name);
+  if (!state.models.length) addOption("", "No shipped model: load your own file");
+  showModelInfo();
+
+  await wasmReady; // a failure is shown by the catch below
+
+  let auto = false;
+  try {
+    auto = applyHash();
+  } catch (e) {
+    showError(`This link's options are invalid: ${e.message}`);
+  }
+  if (auto && ui.error.hidden) compose();
+  else if (!ui.error.hidden) setState("error");
+}
+
+start().catch((e) => showError(e.message || String(e)));
+
+export { DEFAULTS };

@@ -1,0 +1,329 @@
+// The composer engine shared by the page (app.js) and <kern-sampler> (kern-sampler.js):
+// the WebAssembly library, weights files, sampling in chunks, backend reporting.
+// Every URL is resolved against this module's own URL, so the files work from any base path.
+
+const here = (path) => new URL(path, import.meta.url);
+
+/** The default prime: a barline, so a sample starts at the top of a measure (as the CLI). */
+export const DEFAULT_PRIME = "@\n";
+export const DEFAULTS = Object.freeze({
+  temperature: 0.8,
+  seed: 1,
+  length: 2000,
+  prime: DEFAULT_PRIME,
+  argmax: false,
+  raw: false, // true: without the **kern grammar (the published behaviour)
+  meter: "4/4", // the meter the grammar fills measures with until the music sets one
+});
+/** The longest sample the page offers (the library accepts up to 10,000,000 characters). */
+export const MAX_LENGTH = 200000;
+
+let wasmPromise = null;
+
+/** Loads and starts the WebAssembly library once; rejects with a readable Error. */
+export function loadWasm() {
+  if (!wasmPromise) {
+    wasmPromise = (async () => {
+      let mod;
+      try {
+        mod = await import(here("./pkg/kernrnn.js").href);
+      } catch (e) {
+        throw new Error(`cannot load the composer's JavaScript (pkg/kernrnn.js): ${e.message || e}`);
+      }
+      try {
+        await mod.default({ module_or_path: here("./pkg/kernrnn_bg.wasm") });
+      } catch (e) {
+        throw new Error(
+          `cannot start the composer's WebAssembly (pkg/kernrnn_bg.wasm): ${e.message || e}. ` +
+            "A current browser with WebAssembly SIMD (Chrome 91, Firefox 89, Safari 16.4 or later) is needed.",
+        );
+      }
+      return mod;
+    })();
+    wasmPromise.catch(() => {
+      wasmPromise = null; // a later attempt may succeed (e.g. back online)
+    });
+  }
+  return wasmPromise;
+}
+
+/** Downloads a file as bytes, with an Error naming the URL and the HTTP status on failure. */
+export async function fetchBytes(url, what = "file") {
+  let res;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new Error(`cannot download the ${what} ${url}: ${e.message || e} (offline, or a wrong URL?)`);
+  }
+  if (!res.ok) {
+    throw new Error(`cannot download the ${what} ${url}: HTTP ${res.status}${res.statusText ? " " + res.statusText : ""}`);
+  }
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** The list of shipped models (models/manifest.json beside these files), with absolute URLs. */
+export async function loadManifest(url = here("./models/manifest.json")) {
+  const bytes = await fetchBytes(url, "model list");
+  let json;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new Error(`the model list ${url} is not valid JSON: ${e.message}`);
+  }
+  const models = Array.isArray(json.models) ? json.models : [];
+  return models
+    .filter((m) => m && typeof m.name === "string" && typeof m.file === "string")
+    .map((m) => ({ ...m, url: new URL(m.file, url).href }));
+}
+
+const composers = new Map(); // url -> Promise<{ composer, info }>
+
+/**
+ * A loaded model: `source` is a URL (cached: two users of one URL share the model) or the bytes
+ * of a weights file (ArrayBuffer, Uint8Array, Blob/File). `label` names it in error messages.
+ */
+export function loadModel(source, label) {
+  if (typeof source === "string" || source instanceof URL) {
+    const url = new URL(source, document.baseURI).href;
+    if (!composers.has(url)) {
+      const p = (async () => openModel(await fetchBytes(url, "model"), label || url))();
+      composers.set(url, p);
+      p.catch(() => composers.delete(url));
+    }
+    return composers.get(url);
+  }
+  return (async () => {
+    let bytes = source;
+    if (typeof Blob !== "undefined" && source instanceof Blob) bytes = new Uint8Array(await source.arrayBuffer());
+    else if (source instanceof ArrayBuffer) bytes = new Uint8Array(source);
+    return openModel(bytes, label || source.name || "the weights file");
+  })();
+}
+
+async function openModel(bytes, label) {
+  const wasm = await loadWasm();
+  let composer;
+  try {
+    composer = new wasm.Composer(bytes);
+  } catch (e) {
+    throw new Error(`${label}: ${e.message || e}`);
+  }
+  return { composer, info: composer.info(), label };
+}
+
+/** Lets the event loop run (input, rendering, a Stop click) between sampling chunks. */
+export function yieldToEventLoop() {
+  if (globalThis.scheduler?.yield) return globalThis.scheduler.yield();
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => resolve();
+    ch.port2.postMessage(0);
+  });
+}
+
+/** Waits for the next frame to be painted (at most `maxWait` ms: hidden tabs paint none). */
+function nextFrame(maxWait = 50) {
+  if (typeof requestAnimationFrame !== "function") return yieldToEventLoop();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, maxWait);
+    requestAnimationFrame(() => {
+      clearTimeout(timer);
+      setTimeout(resolve, 0); // after the paint that follows this frame's callbacks
+    });
+  });
+}
+
+/**
+ * Samples `opts` ({ temperature, seed, length, prime, argmax, raw, meter }) in chunks, yielding
+ * to the page between them. `onProgress({ chars, total, raw, millis })` runs after each chunk
+ * (with the grammar, sampling finishes the last measure, so `chars` may end above `total`);
+ * `signal` (an AbortSignal) stops early, keeping what was drawn.
+ * Resolves to { raw, chars, total, millis, stopped }.
+ */
+export async function sample(composer, opts, options = {}) {
+  try {
+    return await sampleChunks(composer, opts, options);
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) {
+      throw new Error(`the composer crashed (${e.message}): this is a bug, please report it; reload the page to go on`);
+    }
+    throw e;
+  }
+}
+
+async function sampleChunks(composer, opts, { onProgress, signal, chunkMillis = 30 }) {
+  const sampling = composer.start(opts); // throws an Error for bad options (named)
+  const t0 = performance.now();
+  let raw = sampling.prime();
+  let chunk = 32;
+  let stopped = false;
+  let painted = t0;
+  try {
+    while (!sampling.done()) {
+      if (signal?.aborted) {
+        stopped = true;
+        break;
+      }
+      const t = performance.now();
+      raw += sampling.next(chunk);
+      const dt = performance.now() - t;
+      // Aim at ~chunkMillis of work per chunk: responsive Stop, few yields.
+      chunk = Math.max(16, Math.min(2000, Math.round((chunk * chunkMillis) / Math.max(dt, 0.5))));
+      onProgress?.({ chars: sampling.produced(), total: sampling.total(), raw, millis: performance.now() - t0 });
+      // Quick yields keep input working; a painted frame every ~100 ms shows the progress.
+      if (performance.now() - painted > 100) {
+        await nextFrame();
+        painted = performance.now();
+      } else {
+        await yieldToEventLoop();
+      }
+    }
+    return { raw, chars: sampling.produced(), total: sampling.total(), millis: performance.now() - t0, stopped };
+  } finally {
+    sampling.free();
+  }
+}
+
+let gpuProbe = null;
+
+/** What this browser offers for WebGPU: { available, adapter } or { available: false, reason }. */
+export function probeWebGPU() {
+  gpuProbe ??= (async () => {
+    if (!globalThis.navigator?.gpu) return { available: false, reason: "this browser has no WebGPU (navigator.gpu is missing)" };
+    try {
+      const adapter = await navigator.gpu.requestAdapter();
+      if (!adapter) return { available: false, reason: "WebGPU is present but offers no adapter" };
+      const i = adapter.info || {};
+      const name = [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(" ") || "unnamed adapter";
+      return { available: true, adapter: name };
+    } catch (e) {
+      return { available: false, reason: `WebGPU adapter request failed: ${e.message || e}` };
+    }
+  })();
+  return gpuProbe;
+}
+
+/**
+ * Picks the sampling backend for a request of "auto", "webgpu" or "cpu". This build samples on
+ * the CPU (WebAssembly) only: "webgpu" falls back to it with the reason, never fails.
+ * Resolves to { backend, requested, fallback, reason, webgpu }.
+ */
+export async function chooseBackend(requested = "auto") {
+  const req = String(requested || "auto").trim().toLowerCase();
+  const gpu = await probeWebGPU();
+  const gpuText = gpu.available ? `WebGPU adapter: ${gpu.adapter}` : gpu.reason;
+  if (req === "cpu") return { backend: "cpu", requested: req, fallback: false, reason: "CPU requested", webgpu: gpu };
+  if (req === "webgpu") {
+    return {
+      backend: "cpu",
+      requested: req,
+      fallback: true,
+      reason: gpu.available
+        ? `WebGPU requested; ${gpuText}, but this build has no WebGPU sampler yet: sampling on the CPU`
+        : `WebGPU requested, but ${gpu.reason}: sampling on the CPU`,
+      webgpu: gpu,
+    };
+  }
+  const unknown = req !== "auto" ? `unknown backend "${requested}" (use auto, webgpu or cpu); ` : "";
+  return {
+    backend: "cpu",
+    requested: req,
+    fallback: req !== "auto",
+    reason: `${unknown}${gpuText}; this build samples on the CPU (WebAssembly)`,
+    webgpu: gpu,
+  };
+}
+
+/** Number of complete measures in a raw sample (its `@` barline lines). */
+export function countBarlines(raw) {
+  return barlineAt(raw, Infinity).count;
+}
+
+/** { count, index }: the number of `@` lines, and where the `n`-th (1-based) starts (-1 if none). */
+function barlineAt(raw, n) {
+  let count = 0;
+  for (let i = raw.indexOf("@"); i >= 0; i = raw.indexOf("@", i + 1)) {
+    if ((i === 0 || raw[i - 1] === "\n") && (raw[i + 1] === "\n" || i + 1 === raw.length)) {
+      if (++count === n) return { count, index: i };
+    }
+  }
+  return { count, index: -1 };
+}
+
+/**
+ * The start of a raw sample that holds at most `measures` measures (cut before the barline
+ * that would begin the next one), and whether it was cut. Engraving thousands of measures takes
+ * verovio minutes, so the page engraves a long piece's beginning (the downloads have it all).
+ */
+export function firstMeasures(raw, measures) {
+  const { index } = barlineAt(raw, measures + 2);
+  return index < 0 ? { raw, cut: false } : { raw: raw.slice(0, index), cut: true };
+}
+
+/** Reads sampling options from strings (attributes, form fields, URL), with named errors. */
+export function parseOptions({ temperature, seed, length, prime, argmax, raw, meter } = {}) {
+  const out = { ...DEFAULTS };
+  const num = (v) => (typeof v === "number" ? v : String(v).trim() === "" ? NaN : Number(v));
+  if (temperature != null && temperature !== "") {
+    const t = num(temperature);
+    if (!(t > 0 && t <= 10)) throw new Error(`temperature must be a number above 0 and at most 10, got "${temperature}"`);
+    out.temperature = t;
+  }
+  if (seed != null && seed !== "") {
+    const s = num(seed);
+    if (!(Number.isSafeInteger(s) && s >= 0)) throw new Error(`seed must be a whole number from 0 to 2^53, got "${seed}"`);
+    out.seed = s;
+  }
+  if (length != null && length !== "") {
+    const l = num(length);
+    if (!(Number.isSafeInteger(l) && l >= 1 && l <= MAX_LENGTH)) {
+      throw new Error(`length must be a whole number from 1 to ${MAX_LENGTH}, got "${length}"`);
+    }
+    out.length = l;
+  }
+  if (prime != null && prime !== "") out.prime = String(prime);
+  const flag = (v) => v === true || v === "" || v === "1" || v === "true";
+  if (argmax != null) out.argmax = flag(argmax);
+  if (raw != null) out.raw = flag(raw);
+  if (meter != null && meter !== "") {
+    const m = /^\s*(\d{1,2})\s*\/\s*(\d{1,2})\s*$/.exec(String(meter));
+    if (!m) throw new Error(`meter must look like 3/4, got "${meter}"`);
+    out.meter = `${Number(m[1])}/${Number(m[2])}`;
+  }
+  return out;
+}
+
+/** A random seed for the dice button. */
+export function randomSeed() {
+  const a = new Uint32Array(1);
+  crypto.getRandomValues(a);
+  return a[0] % 1000000;
+}
+
+/** Saves bytes or text as a download named `name`. */
+export function download(name, data, type) {
+  const blob = data instanceof Blob ? data : new Blob([data], { type });
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.style.display = "none";
+  document.body.append(a);
+  a.click();
+  setTimeout(() => {
+    URL.revokeObjectURL(a.href);
+    a.remove();
+  }, 1000);
+}
+
+/** Creates a module worker from `url`, also when `url` is on another origin than the page. */
+export function spawnWorker(url) {
+  try {
+    return new Worker(url, { type: "module" });
+  } catch (e) {
+    if (e?.name !== "SecurityError") throw e;
+    const shim = `import ${JSON.stringify(String(url))};`;
+    return new Worker(URL.createObjectURL(new Blob([shim], { type: "text/javascript" })), { type: "module" });
+  }
+}
+
+export { here as resolveAsset };

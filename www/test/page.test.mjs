@@ -1,0 +1,351 @@
+// The composer page (dist/index.html) in headless Chromium, with and without WebGPU.
+// Run by `make test` (or `make test-web`); see helpers.mjs for what it needs.
+
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+
+import {
+  CONFIGS,
+  checkSetup,
+  cli,
+  launch,
+  nodeVerovio,
+  readDownload,
+  serveSite,
+  shippedModels,
+  site,
+  tempDir,
+  trainTinyModel,
+} from "./helpers.mjs";
+
+checkSetup();
+const model = trainTinyModel();
+// A truncated copy of the weights (a broken download) beside it.
+fs.writeFileSync(path.join(model.dir, "truncated.safetensors"), fs.readFileSync(model.file).subarray(0, 5000));
+const MODEL = "test-models/tiny.safetensors";
+const native = (o) =>
+  cli("sample", "--model", model.file, "--seed", String(o.seed), "--temperature", String(o.temperature ?? 0.8),
+    "--length", String(o.length), ...(o.prime ? ["--prime", o.prime] : []), ...(o.kern ? ["--kern"] : []),
+    ...(o.raw ? ["--raw"] : []), ...(o.meter ? ["--meter", o.meter] : []));
+
+let srv;
+before(async () => {
+  srv = await serveSite({ "test-models/": model.dir });
+});
+after(() => srv?.close());
+
+/** Waits until the page is done composing (or shows an error); returns the state. */
+async function settled(page, timeout = 60000) {
+  await page.waitForFunction(() => ["done", "error"].includes(document.body.dataset.state), null, { timeout, polling: 100 });
+  return page.evaluate(() => document.body.dataset.state);
+}
+
+async function errorText(page) {
+  const el = page.locator("#error");
+  await el.waitFor({ state: "visible", timeout: 30000 });
+  return el.textContent();
+}
+
+/** The page shows something besides the error: never a blank page. */
+async function notBlank(page) {
+  assert.ok(await page.locator("h1").isVisible());
+  assert.ok(await page.locator("#controls").isVisible());
+}
+
+async function engravedNotes(page) {
+  await page.waitForFunction(() => document.querySelectorAll("#score svg g.note").length > 0, null, { timeout: 30000, polling: 100 });
+  return page.locator("#score svg g.note").count();
+}
+
+for (const config of CONFIGS) {
+  describe(`composer page ${config.name}`, () => {
+    let browser;
+    before(async () => {
+      browser = await launch(config);
+    });
+    after(() => browser?.close());
+
+    test("composes from the form: notation, backend, raw text byte-identical to the CLI", async () => {
+      const page = await browser.newPage();
+      await page.goto(srv.url(`#model=${MODEL}`));
+      await page.waitForFunction(() => document.body.dataset.state === "idle", null, { polling: 100 });
+      await page.fill("#seed", "5");
+      await page.fill("#temperature", "0.9");
+      await page.fill("#length", "700");
+      await page.click("#compose");
+      assert.equal(await settled(page), "done", await page.textContent("#error"));
+
+      const raw = await page.textContent("#raw");
+      assert.equal(raw, native({ seed: 5, temperature: 0.9, length: 700 }));
+      assert.equal(await page.textContent("#kern"), native({ seed: 5, temperature: 0.9, length: 700, kern: true }));
+      assert.ok((await engravedNotes(page)) > 0, "notes in the engraved SVG");
+
+      const backend = page.locator("#backend");
+      assert.equal(await backend.getAttribute("data-backend"), "cpu");
+      assert.match(await backend.textContent(), /Backend: CPU/);
+      assert.equal(await backend.getAttribute("data-webgpu"), config.webgpu ? "available" : "unavailable");
+      // With the grammar the sample ends at a barline, at or after the length asked for.
+      const chars = Number((await page.textContent("#status")).match(/^Composed ([\d,]+) characters .* chars\/s\) on the CPU\.$/)[1].replace(/,/g, ""));
+      assert.equal(chars, [...raw].length - 2);
+      assert.ok(chars >= 700);
+
+      const hash = new URLSearchParams(new URL(page.url()).hash.slice(1));
+      assert.deepEqual(Object.fromEntries(hash), { model: MODEL, seed: "5", temperature: "0.9", length: "700" });
+      assert.deepEqual(page.errors, []);
+    });
+
+    test("a shared link recreates the same piece, prime, meter, raw and argmax included", async () => {
+      const prime = "@\n4C\t8c\t.\n";
+      const page = await browser.newPage();
+      const hash = new URLSearchParams({ model: MODEL, seed: "11", temperature: "1.1", length: "500", prime });
+      await page.goto(srv.url(`#${hash}`));
+      assert.equal(await settled(page), "done", await page.textContent("#error"));
+      assert.equal(await page.textContent("#raw"), native({ seed: 11, temperature: 1.1, length: 500, prime }));
+      assert.equal(await page.inputValue("#prime"), prime);
+
+      await page.goto("about:blank");
+      await page.goto(srv.url(`#model=${MODEL}&seed=12&length=400&meter=3/4`));
+      assert.equal(await settled(page), "done");
+      assert.equal(await page.textContent("#kern"), native({ seed: 12, length: 400, meter: "3/4", kern: true }));
+      assert.equal(await page.inputValue("#meter"), "3/4");
+
+      await page.goto("about:blank");
+      await page.goto(srv.url(`#model=${MODEL}&seed=12&length=400&raw=1`));
+      assert.equal(await settled(page), "done");
+      assert.equal(await page.textContent("#raw"), native({ seed: 12, length: 400, raw: true }));
+      assert.equal(await page.isChecked("#grammar"), false);
+
+      await page.goto("about:blank");
+      await page.goto(srv.url(`#model=${MODEL}&seed=3&length=300&argmax=1`));
+      assert.equal(await settled(page), "done");
+      assert.equal(await page.textContent("#raw"), cli("sample", "--model", model.file, "--length", "300", "--argmax"));
+      assert.ok(await page.isChecked("#argmax"));
+    });
+
+    test("downloads: .krn, .mid, .svg and .mei are re-read by verovio and the library", async () => {
+      const page = await browser.newPage();
+      await page.goto(srv.url(`#model=${MODEL}&seed=8&length=900`));
+      assert.equal(await settled(page), "done");
+      const kern = await page.textContent("#kern");
+      const get = async (kind) => {
+        const [dl] = await Promise.all([page.waitForEvent("download"), page.click(`[data-download="${kind}"]`)]);
+        return { name: dl.suggestedFilename(), bytes: await readDownload(dl) };
+      };
+
+      const krn = await get("krn");
+      assert.equal(krn.name, "kernrnn-tiny-seed8.krn");
+      assert.equal(krn.bytes.toString("utf8"), kern);
+      const tk = await nodeVerovio();
+      tk.setOptions({ inputFrom: "humdrum" });
+      assert.ok(tk.loadData(kern), "verovio reads the .krn");
+      assert.ok((tk.renderToSVG(1).match(/class="note"/g) || []).length > 0);
+      // The library reads it back as training text: its measures and data lines are the sample's.
+      const dir = tempDir("krn");
+      fs.writeFileSync(path.join(dir, krn.name), krn.bytes);
+      const prepared = cli("prep", "--corpus", dir);
+      const raw = await page.textContent("#raw");
+      const rawLines = new Set(raw.split("\n"));
+      const data = prepared.split("\n").filter((l) => l && l !== "@" && !l.startsWith("*"));
+      assert.ok(data.length > 10, "prepared text has the music");
+      assert.ok(data.filter((l) => rawLines.has(l)).length >= data.length * 0.8, "prepared lines come from the sample");
+
+      const mid = await get("mid");
+      assert.equal(mid.name, "kernrnn-tiny-seed8.mid");
+      assert.equal(mid.bytes.subarray(0, 4).toString("latin1"), "MThd");
+      assert.ok(mid.bytes.includes(Buffer.from("MTrk")));
+      tk.setOptions({ inputFrom: "humdrum" });
+      assert.ok(tk.loadData(kern));
+      assert.deepEqual(mid.bytes, Buffer.from(tk.renderToMIDI(), "base64"), "the MIDI verovio makes of the .krn");
+
+      const svg = await get("svg");
+      const text = svg.bytes.toString("utf8");
+      assert.match(text, /^<svg[\s>]/);
+      assert.ok((text.match(/class="note"/g) || []).length > 0);
+
+      const mei = await get("mei");
+      const meiText = mei.bytes.toString("utf8");
+      assert.match(meiText, /<mei[\s>]/);
+      tk.setOptions({ inputFrom: "mei" });
+      assert.ok(tk.loadData(meiText), "verovio reads the .mei");
+      assert.ok((tk.renderToSVG(1).match(/class="note"/g) || []).length > 0);
+    });
+
+    test("your own weights file (file input) composes like the CLI", async () => {
+      const page = await browser.newPage();
+      await page.goto(srv.url(""));
+      await page.waitForFunction(() => document.body.dataset.state === "idle", null, { polling: 100 });
+      await page.setInputFiles("#file", model.file);
+      assert.equal(await page.inputValue("#model"), "file");
+      await page.waitForFunction(() => /your file tiny\.safetensors: tiny, 2×48 LSTM/.test(document.querySelector("#model-info").textContent), null, { polling: 100 });
+      await page.fill("#seed", "13");
+      await page.fill("#length", "300");
+      await page.click("#compose");
+      assert.equal(await settled(page), "done", await page.textContent("#error"));
+      assert.equal(await page.textContent("#raw"), native({ seed: 13, length: 300 }));
+      assert.ok(!new URL(page.url()).hash.includes("model="), "a link cannot name the user's file");
+    });
+
+    test("Stop keeps what was drawn, which is the start of the CLI's sample", async () => {
+      const page = await browser.newPage();
+      await page.goto(srv.url(`#model=${MODEL}`));
+      await page.waitForFunction(() => document.body.dataset.state === "idle", null, { polling: 100 });
+      await page.fill("#seed", "2");
+      await page.fill("#length", "200000");
+      await page.click("#compose");
+      await page.waitForFunction(() => document.querySelector("#progress").value > 0.01, null, { polling: 100 });
+      assert.ok(await page.isEnabled("#stop"));
+      await page.click("#stop");
+      assert.equal(await settled(page), "done");
+      assert.match(await page.textContent("#status"), /^Stopped after/);
+      const raw = await page.textContent("#raw");
+      const drawn = raw.length - 2; // the prime "@\n" (the tiny model's characters are one UTF-16 unit each)
+      assert.ok(drawn > 0 && drawn < 200000, `drew ${drawn}`);
+      // The CLI asked for as many characters draws the same ones (then finishes the measure).
+      assert.ok(native({ seed: 2, length: drawn }).startsWith(raw));
+      assert.ok((await engravedNotes(page)) > 0);
+    });
+
+    test("8 variations: seeds s..s+7, pick one to engrave and download", async () => {
+      const page = await browser.newPage();
+      await page.goto(srv.url(`#model=${MODEL}`));
+      await page.waitForFunction(() => document.body.dataset.state === "idle", null, { polling: 100 });
+      await page.fill("#seed", "20");
+      await page.fill("#length", "300");
+      await page.click("#variations");
+      await page.waitForFunction(() => document.querySelectorAll("#variations-list li").length === 8 && !document.querySelector("#compose").disabled, null, { timeout: 60000, polling: 100 });
+      const titles = await page.locator("#variations-list h3").allTextContents();
+      assert.deepEqual(titles, [20, 21, 22, 23, 24, 25, 26, 27].map((s) => `Seed ${s}`));
+      await page.waitForFunction(() => document.querySelectorAll("#variations-list .thumb > svg").length === 8, null, { timeout: 60000, polling: 100 }).catch(async (e) => {
+        const thumbs = await page.evaluate(() => [...document.querySelectorAll("#variations-list .thumb")].map((t) => (t.querySelector("svg") ? "svg" : t.textContent)));
+        throw new Error(`${e.message}; previews: ${JSON.stringify(thumbs)}`);
+      });
+      await page.click("text=Pick seed 23");
+      await page.waitForFunction(() => document.querySelector("#seed").value === "23", null, { polling: 100 });
+      assert.equal(await page.textContent("#raw"), native({ seed: 23, length: 300 }));
+      assert.ok((await engravedNotes(page)) > 0);
+      assert.match(page.url(), /seed=23/);
+      const [dl] = await Promise.all([page.waitForEvent("download"), page.click('[data-download="krn"]')]);
+      assert.equal(dl.suggestedFilename(), "kernrnn-tiny-seed23.krn");
+      assert.equal((await readDownload(dl)).toString("utf8"), native({ seed: 23, length: 300, kern: true }));
+    });
+
+    test("playback highlights the sounding notes", async () => {
+      const page = await browser.newPage();
+      await page.goto(srv.url(`#model=${MODEL}&seed=4&length=400`));
+      assert.equal(await settled(page), "done");
+      await page.waitForFunction(() => !document.body.dataset.engraving, null, { polling: 100 });
+      await engravedNotes(page);
+      await page.click("#score .kr-play");
+      await page.waitForFunction(() => document.querySelectorAll("#score g.kr-playing").length > 0, null, { timeout: 30000, polling: 100 });
+      assert.equal(await page.textContent("#score .kr-play"), "■ Stop");
+      await page.click("#score .kr-play");
+      await page.waitForFunction(() => document.querySelectorAll("#score g.kr-playing").length === 0, null, { polling: 100 });
+      assert.deepEqual(page.errors, []);
+    });
+
+    test("errors are messages, never a blank page", async () => {
+      const page = await browser.newPage();
+      // A weights URL that does not exist.
+      await page.goto(srv.url(`#model=test-models/missing.safetensors&seed=1`));
+      assert.match(await errorText(page), /cannot download the model .*missing\.safetensors: HTTP 404/);
+      await notBlank(page);
+
+      // A truncated weights file, by URL and as the user's own file.
+      await page.goto("about:blank");
+      await page.goto(srv.url(`#model=test-models/truncated.safetensors&seed=1`));
+      assert.match(await errorText(page), /truncated\.safetensors.*not a kernrnn weights file/);
+      await notBlank(page);
+      await page.goto("about:blank");
+      await page.goto(srv.url(""));
+      await page.waitForFunction(() => document.body.dataset.state === "idle", null, { polling: 100 });
+      await page.setInputFiles("#file", { name: "mine.safetensors", mimeType: "application/octet-stream", buffer: Buffer.from("<!doctype html>not weights") });
+      assert.match(await errorText(page), /mine\.safetensors: not a kernrnn weights file/);
+      await page.click("#compose");
+      await settled(page);
+      assert.match(await page.textContent("#error"), /not a kernrnn weights file/);
+      await notBlank(page);
+
+      // Invalid options are named.
+      await page.goto("about:blank");
+      await page.goto(srv.url(`#model=${MODEL}&seed=1&temperature=80`));
+      assert.match(await errorText(page), /temperature must be a number above 0 and at most 10/);
+
+      // The WebAssembly does not start.
+      const broken = await browser.newPage();
+      await broken.route("**/kernrnn_bg.wasm", (r) => r.fulfill({ status: 200, contentType: "application/wasm", body: "not wasm" }));
+      await broken.goto(srv.url(`#model=${MODEL}&seed=1`));
+      assert.match(await errorText(broken), /cannot start the composer's WebAssembly/);
+      await notBlank(broken);
+
+      // A missing script of the page.
+      const missing = await browser.newPage();
+      await missing.route("**/score-view.js", (r) => r.fulfill({ status: 404, body: "" }));
+      await missing.goto(srv.url(""));
+      assert.match(await errorText(missing), /cannot start|Cannot load|did not start/i);
+      await notBlank(missing);
+    });
+
+    test("labelled controls, keyboard use and a phone-sized screen", async () => {
+      const page = await browser.newPage({ viewport: { width: 360, height: 740 } });
+      await page.goto(srv.url(`#model=${MODEL}`));
+      await page.waitForFunction(() => document.body.dataset.state === "idle", null, { polling: 100 });
+      const unlabelled = await page.evaluate(() =>
+        [...document.querySelectorAll("input, select, textarea, button")]
+          .filter((e) => !e.labels?.length && !e.getAttribute("aria-label") && !e.textContent.trim())
+          .map((e) => e.id || e.outerHTML.slice(0, 60)),
+      );
+      assert.deepEqual(unlabelled, []);
+      // Keyboard only: the seed field, then Enter submits the form.
+      await page.focus("#seed");
+      await page.keyboard.press("Control+A");
+      await page.keyboard.type("9");
+      await page.focus("#length");
+      await page.keyboard.press("Control+A");
+      await page.keyboard.type("400");
+      await page.keyboard.press("Enter");
+      assert.equal(await settled(page), "done");
+      assert.equal(await page.textContent("#raw"), native({ seed: 9, length: 400 }));
+      // The dice gives a new seed from the keyboard.
+      await page.focus("#dice");
+      await page.keyboard.press("Enter");
+      assert.match(await page.inputValue("#seed"), /^\d+$/);
+      // Nothing wider than the screen.
+      await engravedNotes(page);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 360, `page is ${width}px wide on a 360px screen`);
+    });
+
+    test("works offline after the first visit (service worker)", async () => {
+      const page = await browser.newPage({ serviceWorkers: "allow" });
+      await page.goto(srv.url(""));
+      await page.evaluate(async () => {
+        await navigator.serviceWorker.ready;
+        while (!navigator.serviceWorker.controller) await new Promise((r) => setTimeout(r, 50));
+      });
+      await page.goto("about:blank");
+      await page.goto(srv.url(`#model=${MODEL}&seed=6&length=300`));
+      assert.equal(await settled(page), "done");
+      await page.context().setOffline(true);
+      await page.goto("about:blank");
+      await page.goto(srv.url(`#model=${MODEL}&seed=7&length=300`));
+      assert.equal(await settled(page), "done", await page.textContent("#error"));
+      assert.equal(await page.textContent("#raw"), native({ seed: 7, length: 300 }));
+      assert.ok((await engravedNotes(page)) > 0);
+    });
+
+    const shipped = shippedModels();
+    test("the shipped models compose exactly as the CLI (golden)", { skip: shipped.length ? false : "no shipped models in the site" }, async () => {
+      const page = await browser.newPage();
+      for (const m of shipped) {
+        await page.goto("about:blank");
+        await page.goto(srv.url(`#model=${encodeURIComponent(m.name)}&seed=7&length=1500`));
+        assert.equal(await settled(page), "done", await page.textContent("#error"));
+        const expected = cli("sample", "--model", path.join(site, "models", m.file), "--seed", "7", "--length", "1500", "--kern");
+        assert.equal(await page.textContent("#kern"), expected, m.name);
+        assert.ok((await engravedNotes(page)) > 0);
+      }
+    });
+  });
+}
