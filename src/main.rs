@@ -245,7 +245,7 @@ fn cmd_sample(a: SampleArgs) -> Result<ExitCode, String> {
     let mut raw = opts.prime.clone();
     sampler.take(usize::MAX, &mut raw);
     let text = if a.kern {
-        let title = format!("kernrnn {} sample, seed {}, temperature {}", weights.provenance.name, a.seed, a.temperature);
+        let title = kernrnn::composer::score_title(&weights.provenance.name, &opts);
         kern::reconstruct(&raw, &ScoreOptions { title: Some(title), meter: Some(a.meter), ..Default::default() })
     } else {
         raw

@@ -1653,19 +1653,7 @@ pub(crate) mod tests_support {
 
     /// The prepared text of a corpus file (the recipe of `prep`).
     pub(crate) fn prepared(path: &Path) -> Option<String> {
-        let text = std::fs::read_to_string(path).ok()?;
-        let mut out = String::new();
-        let mut started = false;
-        for line in text.lines() {
-            if line.starts_with('=') {
-                started = true;
-                out.push_str("@\n");
-            } else if started && !line.starts_with('!') {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
-        started.then_some(out)
+        crate::kern::prepare_text(&std::fs::read_to_string(path).ok()?)
     }
 
     /// The corpus's .krn files, sorted (none when it is not there).
