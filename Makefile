@@ -101,7 +101,7 @@ bench:
 ## train-mozart / train-beethoven: the runs that made the shipped models (resumable:
 ## run again with RESUME=--resume after an interruption)
 train-mozart:
-	$(KERNRNN) train --corpus $(CORPUS)/mozart --name mozart --dropout 0.05 --epochs 30 $(RESUME)
+	$(KERNRNN) train --corpus $(CORPUS)/mozart --name mozart --dropout 0.1 --epochs 30 $(RESUME)
 
 train-beethoven:
 	$(KERNRNN) train --corpus $(CORPUS)/beethoven --name beethoven --dropout 0.1 --epochs 30 $(RESUME)

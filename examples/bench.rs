@@ -44,6 +44,7 @@ fn main() {
             resume: false,
             max_minutes: None,
             max_iterations: Some(iterations),
+            export_last: false,
             stop: Arc::new(AtomicBool::new(false)),
         };
         match train::train(&run, &mut Silent) {

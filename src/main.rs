@@ -113,6 +113,9 @@ struct TrainArgs {
     /// Stop with a checkpoint after this many iterations (continue later with --resume)
     #[arg(long)]
     max_iterations: Option<u64>,
+    /// Export the weights as they are at the end, not those with the best validation loss
+    #[arg(long)]
+    export_last: bool,
 }
 
 #[derive(Args)]
@@ -393,6 +396,7 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode, String> {
         resume: a.resume,
         max_minutes: a.max_minutes,
         max_iterations: a.max_iterations,
+        export_last: a.export_last,
         stop,
     };
     let report = train::train(&run, &mut Bar { bar: None }).map_err(|e| e.to_string())?;
@@ -412,7 +416,13 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode, String> {
         s.chars_per_second(),
         s.train_seconds
     );
-    eprintln!("weights: {}", report.weights_file.display());
+    let e = &report.exported;
+    eprintln!(
+        "weights: {} (as at epoch {:.2}: validation loss {})",
+        report.weights_file.display(),
+        e.epochs,
+        e.valid_loss.map_or("-".into(), |v| format!("{v:.4}"))
+    );
     if report.outcome != Outcome::Finished {
         eprintln!("continue with the same command and --resume");
     }

@@ -50,6 +50,33 @@ fn a_tiny_run_learns_and_exports_weights_and_manifest() {
     assert_eq!(entry.bytes as u64, std::fs::metadata(&report.weights_file).unwrap().len());
 }
 
+/// The exported weights are those of the best validation point, kept as the run goes
+/// (`checkpoints/NAME/best.safetensors`); `export_last` exports the final ones instead.
+#[test]
+fn the_export_is_the_best_validation_point_unless_told_otherwise() {
+    let dir = common::temp_dir("best");
+    // Many epochs of a large learning rate on a tiny corpus: validation gets worse again.
+    let config = TrainConfig { epochs: 12, learning_rate: 3e-2, dropout: 0.0, ..common::tiny_config() };
+    let best = train::train(&common::tiny_run(&dir, "best", config.clone()), &mut Silent).unwrap();
+    let h = &best.state.history;
+    let min = h.iter().map(|p| p.valid_loss).fold(f64::INFINITY, f64::min);
+    let last = h.last().unwrap().valid_loss;
+    assert!(min < last, "this run should overfit: {h:?}");
+    assert_eq!(best.state.best_valid_loss, Some(min));
+    let w = read_weights(&best.weights_file);
+    assert_eq!(w.provenance.valid_loss, Some(min));
+    assert_eq!(best.exported, w.provenance);
+    assert!(w.provenance.epochs < best.state.epochs_done());
+    assert!(dir.join("checkpoints/best/best.safetensors").is_file());
+
+    let mut run = common::tiny_run(&dir, "last", config);
+    run.export_last = true;
+    let last_run = train::train(&run, &mut Silent).unwrap();
+    let w = read_weights(&last_run.weights_file);
+    assert_eq!(w.provenance.valid_loss, Some(last));
+    assert_eq!(w.provenance.epochs, 12.0);
+}
+
 /// Stopping after some iterations and resuming gives the same model as one uninterrupted run:
 /// model, optimizer state, data position, carried state and dropout masks all come back.
 #[test]

@@ -12,11 +12,13 @@ use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 
 use super::{TrainConfig, TrainError, TrainState};
 use crate::model::{CharLstm, State};
-use crate::weights::Hyper;
+use crate::weights::{Hyper, Weights};
 
 const LATEST: &str = "latest";
 const TMP: &str = "latest.tmp";
 const OLD: &str = "latest.old";
+/// The weights with the lowest validation loss so far, in the export format.
+const BEST: &str = "best.safetensors";
 
 /// Writes a file through a temporary sibling and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -143,4 +145,22 @@ pub fn load(
         None
     };
     Ok(Loaded { model, optim, state, carried })
+}
+
+/// Keeps `weights` as the run's best so far (`DIR/best.safetensors`).
+pub fn save_best(dir: &Path, weights: &Weights) -> Result<(), TrainError> {
+    let path = dir.join(BEST);
+    std::fs::create_dir_all(dir).map_err(|e| err("create", dir, e))?;
+    let bytes = weights.to_bytes().map_err(|e| err("encode", &path, e))?;
+    write_atomic(&path, &bytes).map_err(|e| err("write", &path, e))
+}
+
+/// The run's best weights so far, if it has validated at least once.
+pub fn load_best(dir: &Path) -> Result<Option<Weights>, TrainError> {
+    let path = dir.join(BEST);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(&path).map_err(|e| err("read", &path, e))?;
+    Weights::from_bytes(&bytes).map(Some).map_err(|e| err("parse", &path, e))
 }

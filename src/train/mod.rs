@@ -270,6 +270,8 @@ pub struct TrainRun {
     pub max_minutes: Option<f64>,
     /// Stop (with a checkpoint) after this many iterations of this session.
     pub max_iterations: Option<u64>,
+    /// Export the weights as they are at the end instead of those with the best validation loss.
+    pub export_last: bool,
     /// Set by a Ctrl-C handler: checkpoint and stop.
     pub stop: Arc<AtomicBool>,
 }
@@ -288,6 +290,9 @@ pub struct TrainReport {
     pub outcome: Outcome,
     pub state: TrainState,
     pub weights_file: PathBuf,
+    /// What was exported: the provenance of the weights file (the best validation point unless
+    /// `export_last`).
+    pub exported: Provenance,
 }
 
 fn adam(config: &TrainConfig) -> ModuleOptimizer {
@@ -513,7 +518,13 @@ pub fn train(run: &TrainRun, progress: &mut dyn Progress) -> Result<TrainReport,
         if epoch_end || state.global_iteration % config.eval_every as u64 == 0 {
             let v = evaluate(&model, &valid_batches);
             state.valid_loss = Some(v);
+            let improved = state.best_valid_loss.is_none_or(|b| v < b);
             state.best_valid_loss = Some(state.best_valid_loss.map_or(v, |b| b.min(v)));
+            if improved {
+                // The best weights so far, kept beside the checkpoints: what the run exports.
+                let best = model.to_weights(vocab.clone(), state.provenance());
+                checkpoint::save_best(&run.checkpoint_dir, &best)?;
+            }
             state.history.push(LossPoint {
                 iteration: state.global_iteration,
                 epoch: state.epochs_done(),
@@ -536,9 +547,12 @@ pub fn train(run: &TrainRun, progress: &mut dyn Progress) -> Result<TrainReport,
     state.wall_seconds = wall_before + session_start.elapsed().as_secs_f64();
     checkpoint::save(&run.checkpoint_dir, &model, &optim, &state, carried.as_ref())?;
     progress.finish();
-    let weights = model.to_weights(vocab, state.provenance());
+    let weights = match checkpoint::load_best(&run.checkpoint_dir)? {
+        Some(best) if !run.export_last => best,
+        _ => model.to_weights(vocab, state.provenance()),
+    };
     let weights_file = export(&weights, &run.out_dir, &run.name)?;
-    Ok(TrainReport { outcome, state, weights_file })
+    Ok(TrainReport { outcome, state, weights_file, exported: weights.provenance.clone() })
 }
 
 /// Writes `NAME.safetensors` into `out_dir` (atomically) and records it in `manifest.json`.

@@ -62,6 +62,7 @@ pub fn tiny_run(dir: &Path, name: &str, config: TrainConfig) -> TrainRun {
         resume: false,
         max_minutes: None,
         max_iterations: None,
+        export_last: false,
         stop: Arc::new(AtomicBool::new(false)),
     }
 }
