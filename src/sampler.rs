@@ -65,6 +65,8 @@ pub enum SampleError {
     Prime(#[from] UnknownChars),
     #[error("the prime text is not valid **kern ({0}); fix it or sample with --raw")]
     PrimeGrammar(String),
+    #[error("this model cannot write a checked score ({0}); sample with --raw (the page's \"raw\" switch)")]
+    Unsupported(String),
     #[error("meter must be N/D with N from 1 to 64 and D one of 1, 2, 4, 8, 16, 32, got {0}/{1}")]
     Meter(u32, u32),
 }
@@ -266,6 +268,7 @@ impl Sampler {
 /// The grammar after the prime. A prime whose rhythm the grammar would refuse (a fragment cut
 /// mid-measure, say) is accepted with rhythm checks off; they resume at the next barline.
 fn prime_grammar(opts: &SampleOptions, vocab: &[char]) -> Result<Grammar, SampleError> {
+    Grammar::supports(vocab, opts.meter).map_err(SampleError::Unsupported)?;
     let make = || Grammar::new(GrammarOptions { meter: opts.meter, rhythm: true, vocab: Some(vocab.to_vec()) });
     let mut grammar = make();
     if grammar.push_str(&opts.prime).is_ok() {

@@ -27,11 +27,10 @@ fn constrained_samples_always_pass_the_checker() {
             let report = check_prepared(&text, opts.meter);
             assert!(report.is_valid(), "seed {seed} temperature {temperature}: {:?}\n{text}", report.diagnostics);
             assert!(report.measures >= 1);
-            // The score made of it has no structure or token errors either.
+            // The score made of it is valid too: structure, tokens and rhythm.
             let score = reconstruct(&text, &ScoreOptions::default());
             let checked = check_kern(&score);
-            assert_eq!(checked.count(DiagnosticKind::Structure) + checked.count(DiagnosticKind::UnknownToken), 0,
-                "{:?}\n{score}", checked.diagnostics);
+            assert!(checked.is_valid(), "seed {seed} temperature {temperature}: {:?}\n{text}\n{score}", checked.diagnostics);
 
             let raw = kernrnn::sample(model.clone(), &SampleOptions { raw: true, ..opts }).unwrap();
             raw_invalid += !check_prepared(&raw, (4, 4)).is_valid() as usize;

@@ -867,6 +867,12 @@ impl KernTok {
         let need_q = cat != 9
             && !self.grace
             && (self.must_grace || self.grace_rule(r) == GraceRule::Require);
+        // When sampling, its `q` comes right after the pitch: otherwise a note the line forces
+        // to be a grace note (a `.` elsewhere made it a grace line) drifts through every sign
+        // the model finds less unlikely than `q` (`8dd\)])yyLQ`), ending invisible.
+        if need_q && !r.quirks {
+            return false;
+        }
         if self.signs + need_q as u8 >= MAX_SIGNS {
             return false;
         }
@@ -1299,6 +1305,22 @@ impl InterpTok {
             _ => None,
         }
     }
+}
+
+/// Whether `s` is a whole **kern field the grammar accepts, rhythm aside: a note, rest or chord
+/// (not `.`). Reconstruction keeps exactly the tokens the grammar (and so the checker) accepts.
+pub(crate) fn kern_field_ok(s: &str) -> bool {
+    let r = DurRule::FREE;
+    let mut t = KernTok::new();
+    !s.is_empty()
+        && s.bytes().all(|b| if b == b' ' { t.space(&r) } else { t.step(b, &r) })
+        && t.can_end(&r)
+}
+
+/// Whether `s` is a whole **dynam field the grammar accepts (not `.`).
+pub(crate) fn dynam_field_ok(s: &str) -> bool {
+    let mut t = DynTok::default();
+    !s.is_empty() && s.bytes().all(|b| t.step(b)) && t.can_end()
 }
 
 #[cfg(test)]
