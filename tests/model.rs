@@ -84,3 +84,15 @@ fn sampling_is_reproducible_and_seed_dependent() {
     let err = kernrnn::sample(model, &SampleOptions { prime: "a@z".into(), ..opts }).unwrap_err();
     assert_eq!(err.to_string(), "the prime text has characters the model cannot read: the model does not know 2 characters: '@', 'z'");
 }
+
+/// A model whose characters cannot write **kern (a corpus of something else) is refused a
+/// constrained sample with the reason, rather than sampling into a dead end.
+#[test]
+fn a_vocabulary_the_grammar_cannot_use_is_refused_with_the_reason() {
+    let hyper = Hyper { vocab_size: 6, layers: 1, hidden: 8 };
+    let model = Arc::new(CpuModel::new(&random_weights(hyper, 3)));
+    let opts = SampleOptions { prime: "ab".into(), length: 10, ..SampleOptions::default() };
+    let err = kernrnn::sample(model, &opts).unwrap_err().to_string();
+    assert!(err.starts_with("this model cannot write a checked score (the vocabulary lacks"), "{err}");
+    assert!(err.contains("--raw"), "{err}");
+}
