@@ -11,7 +11,7 @@ TEMPERATURE ?= 0.8
 LENGTH ?= 2000
 KERNRNN = $(CARGO) run --quiet --bin kernrnn --
 
-.PHONY: demo sample test test-web build bench train-mozart train-beethoven models-readme clean \
+.PHONY: demo sample test test-web build bench validity train-mozart train-beethoven models-readme clean \
 	site wasm wasm-toolchain web-deps chromium size
 
 ## sample: build and print a sampled Mozart score (**kern) with the shipped model
@@ -97,6 +97,15 @@ build:
 ## bench: training and sampling speed on this machine, as a table
 bench:
 	$(CARGO) run --quiet --example bench -- --corpus $(CORPUS)/mozart
+
+## validity: the validity benchmark (issue 4): seeds 1..SEEDS at temperatures 0.8 and 1.2 from
+## every shipped model, constrained and raw, checked by `kernrnn check`'s code and by verovio
+SEEDS ?= 100
+VALIDITY_DIR ?= $(NATIVE_TARGET_DIR)/validity
+validity: web-deps
+	rm -rf $(VALIDITY_DIR) && mkdir -p $(VALIDITY_DIR)
+	$(CARGO) run --quiet --example validity -- --seeds $(SEEDS) --out $(VALIDITY_DIR)
+	$(NODE) www/tools/verovio-check.mjs $(VALIDITY_DIR)
 
 ## train-mozart / train-beethoven: the runs that made the shipped models (resumable:
 ## run again with RESUME=--resume after an interruption)

@@ -153,6 +153,51 @@ pub fn score(raw: &str, opts: &ScoreOptions) -> Score {
     Score { kern, measures: r.measures, dropped_lines: r.dropped_lines, spines: r.spines, movements: r.movements }
 }
 
+/// One problem the checker found, for the page (lines are the score's, 1-based).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Problem {
+    pub line: usize,
+    pub kind: String,
+    pub message: String,
+}
+
+/// What `kernrnn check` says of a score, for the page.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScoreCheck {
+    pub valid: bool,
+    /// `kernrnn check`'s one-line summary.
+    pub summary: String,
+    pub measures: usize,
+    pub full_measures: usize,
+    pub spine_measures: usize,
+    /// The first problems (at most [`MAX_PROBLEMS`]); `problemCount` says how many in all.
+    pub problems: Vec<Problem>,
+    pub problem_count: usize,
+}
+
+/// How many problems a check report carries to the page.
+pub const MAX_PROBLEMS: usize = 50;
+
+/// Checks a complete **kern score as `kernrnn check` does.
+pub fn check_score(kern: &str) -> ScoreCheck {
+    let r = crate::kern::check_kern(kern);
+    ScoreCheck {
+        valid: r.is_valid(),
+        summary: r.summary(),
+        measures: r.measures,
+        full_measures: r.full_measures,
+        spine_measures: r.spine_measures,
+        problems: r
+            .diagnostics
+            .iter()
+            .take(MAX_PROBLEMS)
+            .map(|d| Problem { line: d.line, kind: d.kind.to_string(), message: d.message.clone() })
+            .collect(),
+        problem_count: r.diagnostics.len(),
+    }
+}
+
 impl JsSampleOptions {
     pub fn resolve(&self) -> Result<SampleOptions, OptionsError> {
         let d = SampleOptions::default();
@@ -283,6 +328,22 @@ mod tests {
             assert_eq!(out, whole, "chunk {chunk}");
             assert!(s.produced() >= 777);
         }
+    }
+
+    #[test]
+    fn the_score_of_a_sample_checks_valid_and_a_broken_one_names_its_lines() {
+        let (c, _) = composer();
+        let opts = SampleOptions { seed: 3, length: 400, ..SampleOptions::default() };
+        let raw = sample(c.model.clone(), &opts).unwrap();
+        let checked = check_score(&c.score(&raw, &opts).kern);
+        assert!(checked.valid, "{checked:?}");
+        assert!(checked.problems.is_empty() && checked.measures >= 1);
+        let broken = "**kern\t**kern\n*M4/4\t*M4/4\n=1\t=1\n4c\t4e\n4d\n==\t==\n*-\t*-\n";
+        let checked = check_score(broken);
+        assert!(!checked.valid);
+        assert_eq!(checked.problem_count, checked.problems.len());
+        assert!(checked.problems.iter().any(|p| p.line == 5 && p.kind == "structure"), "{checked:?}");
+        assert!(checked.summary.contains("structure"), "{}", checked.summary);
     }
 
     #[test]

@@ -116,6 +116,10 @@ struct TrainArgs {
     /// Export the weights as they are at the end, not those with the best validation loss
     #[arg(long)]
     export_last: bool,
+    /// With --resume: train on at this fixed learning rate (a final low-rate phase; extend
+    /// --epochs to give it epochs)
+    #[arg(long, requires = "resume")]
+    final_lr: Option<f64>,
 }
 
 #[derive(Args)]
@@ -391,6 +395,7 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode, String> {
             valid_fraction: a.valid_fraction,
             eval_every: a.eval_every,
             seed: a.seed,
+            final_lr: a.final_lr.map(|lr| (0, lr)),
         },
         backend: a.backend.into(),
         resume: a.resume,

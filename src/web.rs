@@ -150,6 +150,13 @@ pub fn reconstruct(raw: &str, opts: JsValue) -> Result<String, JsError> {
     Ok(crate::kern::reconstruct(raw, &o))
 }
 
+/// Checks a **kern score as `kernrnn check` does: `{ valid, summary, measures, fullMeasures,
+/// spineMeasures, problems: [{ line, kind, message }], problemCount }`.
+#[wasm_bindgen(js_name = checkScore)]
+pub fn check_score(kern: &str) -> Result<JsValue, JsError> {
+    to_js(&composer::check_score(kern))
+}
+
 /// Like `reconstruct`, with what was done: `{ kern, measures, droppedLines, spines, movements }`.
 #[wasm_bindgen(js_name = reconstructScore)]
 pub fn reconstruct_score(raw: &str, opts: JsValue) -> Result<JsValue, JsError> {

@@ -184,3 +184,28 @@ fn seeded_sample_of_a_trained_in_test_model_is_golden() {
     let golden = std::fs::read_to_string(&golden_path).expect("golden file (KERNRNN_BLESS=1 writes it)");
     assert_eq!(text, golden);
 }
+
+/// `--final-lr` settles a finished run at a low learning rate for the epochs it is extended by;
+/// it only continues a run.
+#[test]
+fn a_final_low_rate_phase_continues_a_run() {
+    let dir = common::temp_dir("final-lr");
+    let first = common::train_tiny(&dir, "settle");
+    assert_eq!(first.state.epoch, 3);
+    let mut run = common::tiny_run(&dir, "settle", TrainConfig { epochs: 4, final_lr: Some((0, 1e-4)), ..common::tiny_config() });
+    run.resume = true;
+    let settled = train::train(&run, &mut Silent).unwrap();
+    assert_eq!(settled.state.epoch, 4);
+    assert_eq!(settled.state.config.final_lr, Some((3, 1e-4)));
+    assert_eq!(settled.state.config.learning_rate_at(3), 1e-4);
+    assert_eq!(settled.state.config.learning_rate_at(2), first.state.config.learning_rate_at(2));
+
+    run.resume = false;
+    run.name = "fresh".into();
+    run.checkpoint_dir = dir.join("checkpoints/fresh");
+    let err = train::train(&run, &mut Silent).unwrap_err().to_string();
+    assert!(err.contains("--final-lr") && err.contains("--resume"), "{err}");
+    run.config.final_lr = Some((0, 2.0));
+    let err = train::train(&run, &mut Silent).unwrap_err().to_string();
+    assert!(err.contains("--final-lr must be"), "{err}");
+}

@@ -47,6 +47,9 @@ const ui = {
   textview: $("textview"),
   kern: $("kern"),
   raw: $("raw"),
+  check: $("check"),
+  checkSummary: $("check-summary"),
+  checkProblems: $("check-problems"),
 };
 
 /** The page engraves at most this many measures (verovio needs minutes for thousands). */
@@ -273,6 +276,7 @@ async function compose() {
   busy(true);
   view.clear("Composing…");
   ui.kern.textContent = ui.raw.textContent = "";
+  ui.check.hidden = true;
   state.piece = null;
   ui.progress.value = 0;
   say("Loading the model…");
@@ -306,10 +310,32 @@ async function compose() {
   }
 }
 
+/** The checker's report on the score (`kernrnn check`): the same Rust code, in the wasm. */
+async function showCheck(kern) {
+  ui.check.hidden = true;
+  ui.checkProblems.replaceChildren();
+  if (!kern) return;
+  const wasm = await loadWasm();
+  const c = wasm.checkScore(kern);
+  ui.check.dataset.valid = c.valid ? "1" : "0";
+  ui.checkSummary.textContent =
+    `Checker: ${c.valid ? "valid **kern" : `${c.problemCount} problem${c.problemCount === 1 ? "" : "s"}`} · ` + c.summary;
+  for (const p of c.problems) {
+    const li = document.createElement("li");
+    li.textContent = `line ${p.line}: ${p.kind}: ${p.message}`;
+    ui.checkProblems.append(li);
+  }
+  ui.check.hidden = false;
+}
+
 async function setPiece(piece) {
   state.piece = piece;
   ui.kern.textContent = piece.kern;
   ui.raw.textContent = piece.raw;
+  showCheck(piece.kern).catch((e) => {
+    ui.checkSummary.textContent = `Checker unavailable: ${e.message || e}`;
+    ui.check.hidden = false;
+  });
   ui.progress.value = 1;
   const measures = countBarlines(piece.raw);
   ui.pieceInfo.textContent = `${piece.modelName}, seed ${piece.opts.seed}, temperature ${piece.opts.temperature}` +

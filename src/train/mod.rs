@@ -39,6 +39,10 @@ pub struct TrainConfig {
     /// Validate (and checkpoint) every this many iterations, and at every epoch end.
     pub eval_every: usize,
     pub seed: u64,
+    /// A low-rate phase at the end of a run: from epoch `.0` on, the learning rate is `.1`
+    /// (set when resuming, to settle a run whose validation loss still wanders).
+    #[serde(default)]
+    pub final_lr: Option<(usize, f64)>,
 }
 
 impl Default for TrainConfig {
@@ -57,6 +61,7 @@ impl Default for TrainConfig {
             valid_fraction: 0.05,
             eval_every: 200,
             seed: 42,
+            final_lr: None,
         }
     }
 }
@@ -94,12 +99,18 @@ impl TrainConfig {
         if self.eval_every == 0 {
             return bad("--eval-every must be at least 1");
         }
+        if self.final_lr.is_some_and(|(_, lr)| !(lr.is_finite() && lr > 0.0 && lr < 1.0)) {
+            return bad("--final-lr must be above 0 and below 1");
+        }
         Ok(())
     }
 
     /// The learning rate during (0-based) epoch `epoch`: decayed once at the end of each epoch
     /// from epoch `decay_after` on, as char-rnn does.
     pub fn learning_rate_at(&self, epoch: usize) -> f64 {
+        if let Some((_, lr)) = self.final_lr.filter(|&(from, _)| epoch >= from) {
+            return lr;
+        }
         let decays = (epoch + 1).saturating_sub(self.decay_after.max(1));
         self.learning_rate * self.lr_decay.powi(decays as i32)
     }
@@ -389,6 +400,9 @@ pub fn train(run: &TrainRun, progress: &mut dyn Progress) -> Result<TrainReport,
             run.checkpoint_dir.display()
         )));
     }
+    if run.config.final_lr.is_some() && !run.resume {
+        return Err(TrainError::Config("--final-lr continues a run: use it with --resume".into()));
+    }
     if !existing && run.resume {
         return Err(TrainError::Checkpoint(format!(
             "--resume: no checkpoint in {} (nothing to resume; leave out --resume to start)",
@@ -409,8 +423,13 @@ pub fn train(run: &TrainRun, progress: &mut dyn Progress) -> Result<TrainReport,
                 corpus.files.len()
             )));
         }
-        // Only the length of a run may change when resuming.
+        // Only the length of a run, and a final low-rate phase, may change when resuming.
         state.config.epochs = run.config.epochs;
+        if let Some((_, lr)) = run.config.final_lr {
+            state.config.final_lr = Some((state.epoch, lr));
+            state.config.validate()?;
+            progress.line(&format!("from epoch {} on, learning rate {lr:.2e}", state.epoch));
+        }
         progress.line(&format!(
             "resuming {} at epoch {:.2} (iteration {}), last validation loss {}",
             state.name,

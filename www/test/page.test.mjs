@@ -81,6 +81,10 @@ for (const config of CONFIGS) {
       assert.equal(raw, native({ seed: 5, temperature: 0.9, length: 700 }));
       assert.equal(await page.textContent("#kern"), native({ seed: 5, temperature: 0.9, length: 700, kern: true }));
       assert.ok((await engravedNotes(page)) > 0, "notes in the engraved SVG");
+      // The checker's report on the score, as `kernrnn check` gives it.
+      await page.waitForSelector("#check:not([hidden])");
+      assert.equal(await page.getAttribute("#check", "data-valid"), "1");
+      assert.match(await page.textContent("#check-summary"), /^Checker: valid \*\*kern · \d+ lines, \d+ measures, (\d+)\/\1 spine measures add up \(100\.0%\); 0 structure, 0 unknown-token, 0 rhythm problems$/);
 
       const backend = page.locator("#backend");
       assert.equal(await backend.getAttribute("data-backend"), "cpu");
@@ -116,6 +120,15 @@ for (const config of CONFIGS) {
       assert.equal(await settled(page), "done");
       assert.equal(await page.textContent("#raw"), native({ seed: 12, length: 400, raw: true }));
       assert.equal(await page.isChecked("#grammar"), false);
+      // Without the grammar the checker's report lists problems by line (as text, not HTML).
+      await page.waitForSelector("#check:not([hidden])");
+      const summary = await page.textContent("#check-summary");
+      const problems = await page.locator("#check-problems li").allTextContents();
+      if ((await page.getAttribute("#check", "data-valid")) === "1") assert.match(summary, /^Checker: valid/);
+      else {
+        assert.match(summary, /^Checker: \d+ problems? · /);
+        assert.ok(problems.length > 0 && problems.every((p) => /^line \d+: (structure|unknown token|rhythm): /.test(p)), problems.join("\n"));
+      }
 
       await page.goto("about:blank");
       await page.goto(srv.url(`#model=${MODEL}&seed=3&length=300&argmax=1`));
