@@ -65,7 +65,7 @@ pub enum SampleError {
     Prime(#[from] UnknownChars),
     #[error("the prime text is not valid **kern ({0}); fix it or sample with --raw")]
     PrimeGrammar(String),
-    #[error("this model cannot write a checked score ({0}); sample with --raw (the page's \"raw\" switch)")]
+    #[error("this model cannot write a checked score ({0}); sample with --raw (on the page: untick \"Keep to the **kern grammar\")")]
     Unsupported(String),
     #[error("meter must be N/D with N from 1 to 64 and D one of 1, 2, 4, 8, 16, 32, got {0}/{1}")]
     Meter(u32, u32),
