@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use kernrnn::kern::{check_prepared, reconstruct, check_kern, DiagnosticKind, ScoreOptions};
+use kernrnn::kern::{check_prepared, reconstruct, check_kern, ScoreOptions};
 use kernrnn::{CpuModel, SampleOptions, Weights};
 
 fn model() -> Arc<CpuModel> {

@@ -217,7 +217,7 @@ struct Spine {
 const SPINE0: Spine = Spine { kind: Kind::Kern, end: 0, ok: true, stalled: false };
 
 /// The spine kinds of a piece whose first line has `c` fields.
-fn layout(c: usize, i: usize) -> Kind {
+pub(crate) fn layout(c: usize, i: usize) -> Kind {
     match (c, i) {
         (_, 0) => Kind::Kern,
         (2, _) => Kind::Kern,

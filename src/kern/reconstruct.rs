@@ -236,7 +236,7 @@ fn is_music(t: Option<&str>) -> bool {
 // Tokens
 
 use super::token::{dynam_field_ok, kern_field_ok};
-use super::{Grammar, GrammarOptions};
+use super::{grammar, Grammar, GrammarOptions};
 
 fn is_pitch(c: u8) -> bool {
     matches!(c, b'a'..=b'g' | b'A'..=b'G')
@@ -406,15 +406,14 @@ struct Evidence {
     first: Vec<Option<Kind>>,
 }
 
-/// The kind the sampling grammar gives starting column `i` of `f0` (`kern::grammar`): column 0
-/// is kern; 2 columns are kern, kern; 3 kern, kern, dynam; 4 or more end with dynam, and with 4
-/// the third is kern; the others are decided by their first token (`first`). A layout that
+/// The kind the sampling grammar gives starting column `i` of `f0` (`grammar::layout`), or for a
+/// column it leaves undecided the kind its first token decided (`first`). A layout that
 /// disagrees would turn a constrained sample's rhythm into nonsense, so it is never chosen
 /// when another fits.
 fn grammar_kind(f0: usize, i: usize, first: Option<Kind>) -> Option<Kind> {
-    match (f0, i) {
-        (_, 0) | (2, _) | (3, 1) | (4, 2) => Some(Kind::Kern),
-        _ if i + 1 == f0 => Some(Kind::Dynam),
+    match grammar::layout(f0, i) {
+        grammar::Kind::Kern => Some(Kind::Kern),
+        grammar::Kind::Dynam => Some(Kind::Dynam),
         _ => first,
     }
 }
@@ -610,18 +609,20 @@ fn collect_evidence(seg: &[Line<'_>], f0: usize) -> Evidence {
             RawLine::Data(f) if f.len() == origin.len() => {
                 let grace_line = f.iter().any(|t| t.contains(['q', 'Q']));
                 for (o, t) in origin.iter().zip(f.iter()) {
+                    let kern = kern_token(t).filter(|k| k != ".");
+                    let dynamic = kern.is_none() && is_music(dynam_token(t).as_deref());
                     if let Some(first) = o.and_then(|o| ev.first.get_mut(o)).filter(|k| k.is_none()) {
-                        *first = if is_music(kern_token(t).as_deref()) {
+                        *first = if kern.is_some() {
                             Some(Kind::Kern)
-                        } else if is_music(dynam_token(t).as_deref()) || (t.trim() == "." && !grace_line) {
+                        } else if dynamic || (t.trim() == "." && !grace_line) {
                             Some(Kind::Dynam)
                         } else {
                             None
                         };
                     }
                     let Some(e) = o.and_then(|o| ev.cols.get_mut(o)) else { continue };
-                    match kern_token(t) {
-                        Some(k) if k != "." => {
+                    match kern {
+                        Some(k) => {
                             e.0 += 1;
                             for c in k.bytes() {
                                 if c.is_ascii_uppercase() && is_pitch(c) {
@@ -631,8 +632,8 @@ fn collect_evidence(seg: &[Line<'_>], f0: usize) -> Evidence {
                                 }
                             }
                         }
-                        _ => {
-                            if is_music(dynam_token(t).as_deref()) {
+                        None => {
+                            if dynamic {
                                 e.1 += 1;
                             }
                         }

@@ -1307,14 +1307,17 @@ impl InterpTok {
     }
 }
 
+/// Reads `s` as one whole **kern field (a note, rest or chord; not `.`) under rule `r`.
+pub(crate) fn read_kern_field(s: &str, r: &DurRule) -> Option<KernInfo> {
+    let mut t = KernTok::new();
+    let read = !s.is_empty() && s.bytes().all(|b| if b == b' ' { t.space(r) } else { t.step(b, r) });
+    (read && t.can_end(r)).then(|| t.info())
+}
+
 /// Whether `s` is a whole **kern field the grammar accepts, rhythm aside: a note, rest or chord
 /// (not `.`). Reconstruction keeps exactly the tokens the grammar (and so the checker) accepts.
 pub(crate) fn kern_field_ok(s: &str) -> bool {
-    let r = DurRule::FREE;
-    let mut t = KernTok::new();
-    !s.is_empty()
-        && s.bytes().all(|b| if b == b' ' { t.space(&r) } else { t.step(b, &r) })
-        && t.can_end(&r)
+    read_kern_field(s, &DurRule::FREE).is_some()
 }
 
 /// Whether `s` is a whole **dynam field the grammar accepts (not `.`).
@@ -1328,14 +1331,7 @@ mod tests {
     use super::*;
 
     fn kern_ok(s: &str, r: &DurRule) -> Option<KernInfo> {
-        let mut t = KernTok::new();
-        for &b in s.as_bytes() {
-            let ok = if b == b' ' { t.space(r) } else { t.step(b, r) };
-            if !ok {
-                return None;
-            }
-        }
-        t.can_end(r).then(|| t.info())
+        read_kern_field(s, r)
     }
 
     fn interp_ok(s: &str, r: &InterpRule) -> Option<Interp> {
@@ -1561,12 +1557,10 @@ mod tests {
     #[test]
     fn dynam_tokens() {
         for ok in ["p", "ff", "sf", "<", "[ >", "ff>]", "pyy", "<X", "mf"] {
-            let mut t = DynTok::default();
-            assert!(ok.bytes().all(|b| t.step(b)) && t.can_end(), "{ok}");
+            assert!(dynam_field_ok(ok), "{ok}");
         }
         for bad in ["", "pppppp", "p ", "4", "q", "p  f", "Xp"] {
-            let mut t = DynTok::default();
-            assert!(!(bad.bytes().all(|b| t.step(b)) && t.can_end()), "{bad}");
+            assert!(!dynam_field_ok(bad), "{bad}");
         }
     }
 

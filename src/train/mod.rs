@@ -427,7 +427,6 @@ pub fn train(run: &TrainRun, progress: &mut dyn Progress) -> Result<TrainReport,
         state.config.epochs = run.config.epochs;
         if let Some((_, lr)) = run.config.final_lr {
             state.config.final_lr = Some((state.epoch, lr));
-            state.config.validate()?;
             progress.line(&format!("from epoch {} on, learning rate {lr:.2e}", state.epoch));
         }
         progress.line(&format!(
@@ -537,9 +536,8 @@ pub fn train(run: &TrainRun, progress: &mut dyn Progress) -> Result<TrainReport,
         if epoch_end || state.global_iteration % config.eval_every as u64 == 0 {
             let v = evaluate(&model, &valid_batches);
             state.valid_loss = Some(v);
-            let improved = state.best_valid_loss.is_none_or(|b| v < b);
-            state.best_valid_loss = Some(state.best_valid_loss.map_or(v, |b| b.min(v)));
-            if improved {
+            if state.best_valid_loss.is_none_or(|b| v < b) {
+                state.best_valid_loss = Some(v);
                 // The best weights so far, kept beside the checkpoints: what the run exports.
                 let best = model.to_weights(vocab.clone(), state.provenance());
                 checkpoint::save_best(&run.checkpoint_dir, &best)?;
@@ -566,10 +564,8 @@ pub fn train(run: &TrainRun, progress: &mut dyn Progress) -> Result<TrainReport,
     state.wall_seconds = wall_before + session_start.elapsed().as_secs_f64();
     checkpoint::save(&run.checkpoint_dir, &model, &optim, &state, carried.as_ref())?;
     progress.finish();
-    let weights = match checkpoint::load_best(&run.checkpoint_dir)? {
-        Some(best) if !run.export_last => best,
-        _ => model.to_weights(vocab, state.provenance()),
-    };
+    let best = if run.export_last { None } else { checkpoint::load_best(&run.checkpoint_dir)? };
+    let weights = best.unwrap_or_else(|| model.to_weights(vocab, state.provenance()));
     let weights_file = export(&weights, &run.out_dir, &run.name)?;
     Ok(TrainReport { outcome, state, weights_file, exported: weights.provenance.clone() })
 }
