@@ -10,18 +10,20 @@ use crate::kern::{reconstruct_with_report, ScoreOptions};
 use crate::sampler::{SampleError, SampleOptions, Sampler};
 use crate::weights::{Hyper, Provenance, Weights, WeightsError};
 
-/// Where sampling runs. Only the CPU path exists (the same code natively and in WebAssembly); a
-/// GPU path will be another variant, reported the same way.
+/// Where sampling runs: the CPU step (the same code natively and in WebAssembly), or the GPU
+/// kernel of [`crate::infer::gpu`] (feature `webgpu`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     Cpu,
+    Webgpu,
 }
 
 impl Backend {
     pub fn as_str(self) -> &'static str {
         match self {
             Backend::Cpu => "cpu",
+            Backend::Webgpu => "webgpu",
         }
     }
 }
@@ -247,9 +249,30 @@ impl Composer {
         }
     }
 
-    /// Where this composer samples (always the CPU path for now).
+    /// Where [`Composer::start`] samples: the CPU (the GPU sampler is started from
+    /// [`Composer::model`] with [`crate::infer::gpu::GpuModel`]).
     pub fn backend(&self) -> Backend {
         Backend::Cpu
+    }
+
+    /// The model on the CPU.
+    pub fn model(&self) -> &Arc<CpuModel> {
+        &self.model
+    }
+
+    /// The logits after each character of `text` fed from the zero state, on the CPU (what the
+    /// page's test compares the GPU's with).
+    pub fn logits_for(&self, text: &str) -> Result<Vec<Vec<f32>>, SampleError> {
+        let tokens = self.model.vocab().encode(text)?;
+        let mut state = self.model.zero_state();
+        let mut row = vec![0.0; self.hyper.vocab_size];
+        Ok(tokens
+            .into_iter()
+            .map(|t| {
+                self.model.step(&mut state, t, &mut row);
+                row.clone()
+            })
+            .collect())
     }
 
     /// Starts a sample: validates the options and feeds the prime.

@@ -154,6 +154,20 @@ struct SampleArgs {
     /// Meter the grammar fills measures with until the music sets one (also the score's default)
     #[arg(long, default_value = "4/4", value_parser = parse_meter)]
     meter: (u32, u32),
+    /// Where the LSTM runs: the CPU (the same text on every machine), or a GPU through wgpu
+    /// (Vulkan, Metal, DX12; the kernel the browser runs on WebGPU; another random stream, so
+    /// another text)
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: SampleDevice,
+    /// Print the speed (and the GPU's dispatches) to stderr
+    #[arg(long)]
+    stats: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum SampleDevice {
+    Cpu,
+    Gpu,
 }
 
 #[derive(Args)]
@@ -248,9 +262,22 @@ fn cmd_sample(a: SampleArgs) -> Result<ExitCode, String> {
     opts.validate().map_err(|e| e.to_string())?;
     let weights = load_weights(&a.model)?;
     let model = Arc::new(CpuModel::new(&weights));
-    let mut sampler = Sampler::new(model, opts.clone()).map_err(|e| e.to_string())?;
     let mut raw = opts.prime.clone();
-    sampler.take(usize::MAX, &mut raw);
+    let t0 = std::time::Instant::now();
+    let (where_, dispatches) = match a.device {
+        SampleDevice::Cpu => {
+            let mut sampler = Sampler::new(model, opts.clone()).map_err(|e| e.to_string())?;
+            sampler.take(usize::MAX, &mut raw);
+            ("the CPU".to_string(), None)
+        }
+        SampleDevice::Gpu => sample_on_gpu(model, &opts, &mut raw)?,
+    };
+    if a.stats {
+        let secs = t0.elapsed().as_secs_f64();
+        let n = raw.chars().count() - opts.prime.chars().count();
+        let per = dispatches.map_or(String::new(), |d: usize| format!(", {d} dispatches ({:.1} characters each)", n as f64 / d.max(1) as f64));
+        eprintln!("{n} characters in {secs:.2} s ({:.0} chars/s) on {where_}{per}", n as f64 / secs.max(1e-9));
+    }
     let text = if a.kern {
         let title = kernrnn::composer::score_title(&weights.provenance.name, &opts);
         kern::reconstruct(&raw, &ScoreOptions { title: Some(title), meter: Some(a.meter), ..Default::default() })
@@ -259,6 +286,23 @@ fn cmd_sample(a: SampleArgs) -> Result<ExitCode, String> {
     };
     print_out(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(feature = "webgpu")]
+fn sample_on_gpu(model: Arc<CpuModel>, opts: &SampleOptions, raw: &mut String) -> Result<(String, Option<usize>), String> {
+    use kernrnn::infer::gpu::{GpuDevice, GpuModel, GpuSampling};
+    let device = GpuDevice::init_blocking().map_err(|e| e.to_string())?;
+    let gpu = Arc::new(GpuModel::new(&device, model).map_err(|e| e.to_string())?);
+    let mut sampling = GpuSampling::new(gpu, opts.clone()).map_err(|e| e.to_string())?;
+    while !sampling.is_done() {
+        cubecl::future::block_on(sampling.next_chunk(usize::MAX, raw)).map_err(|e| e.to_string())?;
+    }
+    Ok((format!("the GPU ({})", device.adapter), Some(sampling.dispatches())))
+}
+
+#[cfg(not(feature = "webgpu"))]
+fn sample_on_gpu(_: Arc<CpuModel>, _: &SampleOptions, _: &mut String) -> Result<(String, Option<usize>), String> {
+    Err("this kernrnn was built without the GPU sampler (cargo feature `webgpu`)".into())
 }
 
 fn cmd_eval(a: EvalArgs) -> Result<ExitCode, String> {

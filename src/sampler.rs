@@ -207,6 +207,34 @@ impl Sampler {
     /// constrained, `length` characters and then on to the end of the measure (at most
     /// [`MAX_OVERRUN`] more), so the score does not stop mid-measure.
     pub fn next_char(&mut self) -> Option<char> {
+        let logits = std::mem::take(&mut self.logits);
+        let chosen = self.decide(&logits, None);
+        self.logits = logits;
+        let (t, c) = chosen?;
+        self.model.step(&mut self.state, t, &mut self.logits);
+        Some(c)
+    }
+
+    /// The logits the next character is drawn from (after the prime, or the last [`next_char`]).
+    ///
+    /// [`next_char`]: Sampler::next_char
+    pub fn logits(&self) -> &[f32] {
+        &self.logits
+    }
+
+    /// The LSTM state the next character is fed into (after the prime, or the last step).
+    pub fn state(&self) -> &LstmState {
+        &self.state
+    }
+
+    /// Chooses the next character from `logits` without running the model: the grammar's mask,
+    /// the draw, the grammar's bookkeeping and the length rule. With a `candidate` (a token
+    /// already drawn from the same logits at the same temperature, say on a GPU) that the
+    /// grammar allows, the candidate is taken and no random number is used; otherwise the
+    /// token is drawn from the allowed ones. Taking an allowed candidate and redrawing a
+    /// refused one is rejection sampling, so the text follows the same distribution as drawing
+    /// from the mask directly. Returns the token and its character, or `None` once done.
+    pub fn decide(&mut self, logits: &[f32], candidate: Option<usize>) -> Option<(usize, char)> {
         if self.done {
             return None;
         }
@@ -224,14 +252,12 @@ impl Sampler {
             }
         }
         let allowed = &self.allowed;
-        let t = draw(
-            &self.logits,
-            self.opts.temperature,
-            self.opts.argmax,
-            &mut self.rng,
-            &mut self.scratch,
-            |i| allowed[i],
-        );
+        let t = match candidate {
+            Some(t) if t < allowed.len() && allowed[t] => t,
+            _ => draw(logits, self.opts.temperature, self.opts.argmax, &mut self.rng, &mut self.scratch, |i| {
+                allowed[i]
+            }),
+        };
         let c = vocab.char(t)?;
         if let Some(g) = &mut self.grammar {
             // `draw` only picks allowed tokens (or, were none allowed, the likeliest); the
@@ -242,13 +268,12 @@ impl Sampler {
                 self.allowed.fill(true);
             }
         }
-        self.model.step(&mut self.state, t, &mut self.logits);
         self.produced += 1;
         if self.produced >= self.opts.length {
             let at_bar = self.grammar.as_ref().is_none_or(|g| g.at_line_start());
             self.done = at_bar || self.produced >= self.opts.length + MAX_OVERRUN;
         }
-        Some(c)
+        Some((t, c))
     }
 
     /// Appends up to `n` characters to `out`; returns how many.

@@ -30,6 +30,11 @@ impl LstmState {
         let h = self.gates.len() / 4;
         &self.h[self.h.len() - h..]
     }
+
+    /// Hidden and cell state, each `layers * hidden` values, layer by layer.
+    pub fn h_and_c(&self) -> (&[f32], &[f32]) {
+        (&self.h, &self.c)
+    }
 }
 
 /// y += a * row, element by element (no fused multiply-add, for identical bits everywhere).
@@ -57,6 +62,16 @@ impl CpuModel {
 
     pub fn hyper(&self) -> Hyper {
         self.hyper
+    }
+
+    /// The LSTM layers' weights (the GPU sampler uploads them).
+    pub fn layers(&self) -> &[LayerWeights] {
+        &self.layers
+    }
+
+    /// The output layer: weight `[hidden, vocab]` row-major, and bias.
+    pub fn head(&self) -> (&[f32], &[f32]) {
+        (&self.head_weight, &self.head_bias)
     }
 
     /// The zero state a sample starts from.

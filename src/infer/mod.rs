@@ -6,6 +6,8 @@
 //! and wasm builds give bit-identical logits and therefore identical samples.
 
 pub mod cpu;
+#[cfg(feature = "webgpu")]
+pub mod gpu;
 pub mod math;
 
 pub use cpu::{CpuModel, LstmState};

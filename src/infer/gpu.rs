@@ -1,0 +1,583 @@
+//! The LSTM sampling loop on a GPU (WebGPU in the browser; Vulkan, Metal or DX12 natively),
+//! written in CubeCL, burn's kernel language, and run on cubecl's wgpu runtime, the one under
+//! burn-wgpu.
+//!
+//! One kernel launch (one dispatch) runs a whole chunk of [`CHUNK`] characters: every LSTM
+//! layer, the output layer, the softmax at the temperature and the draw from a hash-based
+//! random stream, one workgroup per sample with one invocation per hidden unit. The host reads
+//! back once per chunk: the drawn candidates and their logits.
+//!
+//! The grammar stays on the CPU ([`crate::sampler::Sampler::decide`]): it takes each
+//! candidate the grammar allows and, at the first it refuses, draws from that step's logits
+//! under the mask instead (rejection sampling: the same distribution as masking first). The
+//! next launch starts from the LSTM state saved at that step, so no work is redone on the CPU.
+//! A launch therefore yields between 1 and [`CHUNK`] characters; [`GpuSampling::dispatches`]
+//! counts them.
+//!
+//! Loop bounds that contain barriers are compile-time constants (layers, steps), as WGSL's
+//! uniformity rules require; a chunk stays at 64 steps, well below the ~65,535-iteration limit
+//! some drivers put on shader loops.
+
+use std::sync::Arc;
+
+use cubecl::client::Client;
+use cubecl::prelude::*;
+use cubecl::server::Handle;
+use cubecl::wgpu::WgpuDevice;
+
+use crate::infer::CpuModel;
+use crate::sampler::{SampleError, SampleOptions, Sampler};
+use crate::weights::Hyper;
+
+/// The most characters one launch runs.
+pub const CHUNK: usize = 64;
+/// The fewest: a launch runs 8, 16, 32 or 64 steps (four compiled variants), about twice the
+/// run of candidates the grammar has been accepting, so little work is thrown away.
+pub const MIN_STEPS: usize = 8;
+/// WebGPU guarantees 256 invocations per workgroup; the kernel uses one per hidden unit.
+pub const MAX_HIDDEN: usize = 256;
+/// WebGPU guarantees 16 KiB of workgroup memory: h and c of every layer plus the logits.
+const MAX_SHARED_BYTES: usize = 16 * 1024;
+
+/// Why the GPU cannot sample (the caller falls back to the CPU and says why).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GpuError {
+    #[error("no GPU: {0}")]
+    Unavailable(String),
+    #[error("this model does not fit the GPU sampler: {0}")]
+    Unsupported(String),
+    #[error("the GPU failed: {0}")]
+    Device(String),
+    #[error(transparent)]
+    Sample(#[from] SampleError),
+}
+
+#[cube]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + f32::exp(-x))
+}
+
+/// tanh of an argument clamped to ±15, where tanh is 1 to f32 precision: some WebGPU
+/// implementations (SwiftShader's) compute tanh from exponentials that overflow to NaN for large
+/// arguments, and an LSTM's cell state grows large.
+#[cube]
+fn tanh(x: f32) -> f32 {
+    f32::tanh(x.clamp(-15.0, 15.0))
+}
+
+/// PCG hash (O'Neill; Jarzynski and Olano, "Hash functions for GPU rendering", 2020).
+#[cube]
+fn pcg_hash(v: u32) -> u32 {
+    let state = v * 747796405u32 + 2891336453u32;
+    let word = ((state >> ((state >> 28u32) + 4u32)) ^ state) * 277803737u32;
+    (word >> 22u32) ^ word
+}
+
+/// One chunk of `steps` characters for each of CUBE_COUNT samples (one workgroup each).
+///
+/// Four storage buffers (WebGPU guarantees 8 per stage; cubecl adds one for its metadata):
+/// - `params`: every weight, in the order of [`GpuModel::new`] (offsets follow from the sizes);
+/// - `ctrl`: per sample `b`, from `b * (4 + slots)`: start slot, first token, forced count,
+///   random counter, then `slots` forced tokens;
+/// - `states`: per sample, `slots` states (h then c of every layer);
+/// - `out`: per sample, from `b * slots * (vocab + 1)`: `slots` rows of logits, then `slots`
+///   candidates (as f32, exact below 2^24).
+///
+/// The state is read from slot `start`, `first` is fed, then each step feeds the next forced
+/// token (for k below the forced count) or the candidate it just drew. Step k writes its state
+/// to slot k, its logits to row k and its candidate to entry k (each sample owns `slots` =
+/// [`CHUNK`] of each, whatever `steps` this launch runs).
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+fn lstm_chunk(
+    params: &[f32],
+    ctrl: &[u32],
+    states: &mut [f32],
+    out: &mut [f32],
+    inv_temperature: f32,
+    seed: u32,
+    argmax: u32,
+    #[comptime] layers: usize,
+    #[comptime] hidden: usize,
+    #[comptime] vocab: usize,
+    #[comptime] steps: usize,
+    #[comptime] slots: usize,
+) {
+    let b = CUBE_POS_X as usize;
+    let j = UNIT_POS as usize;
+    let g4 = comptime!(4 * hidden);
+    let lh = comptime!(layers * hidden);
+    let off_up = comptime!(vocab * 4 * hidden);
+    let off_hh = comptime!(vocab * 4 * hidden + (layers - 1) * hidden * 4 * hidden);
+    let off_bias = comptime!(vocab * 4 * hidden + (2 * layers - 1) * hidden * 4 * hidden);
+    let off_hw = comptime!(vocab * 4 * hidden + (2 * layers - 1) * hidden * 4 * hidden + layers * 4 * hidden);
+    let off_hb = comptime!(vocab * 4 * hidden + (2 * layers - 1) * hidden * 4 * hidden + layers * 4 * hidden + hidden * vocab);
+    let mut h_sh = Shared::<[f32]>::new_slice(comptime!(layers * hidden));
+    let mut c_sh = Shared::<[f32]>::new_slice(comptime!(layers * hidden));
+    let mut lg_sh = Shared::<[f32]>::new_slice(vocab);
+    let mut tok = Shared::<u32>::new();
+
+    let cb = b * comptime!(4 + slots);
+    let start = ctrl[cb] as usize;
+    let n_forced = ctrl[cb + 2] as usize;
+    let counter = ctrl[cb + 3];
+    let ob = b * comptime!(slots * (vocab + 1));
+    let slot0 = (b * slots + start) * 2 * lh;
+    for l in 0..layers {
+        h_sh[l * hidden + j] = states[slot0 + l * hidden + j];
+        c_sh[l * hidden + j] = states[slot0 + lh + l * hidden + j];
+    }
+    if j == 0 {
+        *tok = ctrl[cb + 1];
+    }
+    sync_cube();
+
+    for k in 0..steps {
+        let x = *tok as usize;
+        let slot = (b * slots + k) * 2 * lh;
+        for l in 0..layers {
+            let mut gi = params[off_bias + l * g4 + j];
+            let mut gf = params[off_bias + l * g4 + hidden + j];
+            let mut go = params[off_bias + l * g4 + 2 * hidden + j];
+            let mut gc = params[off_bias + l * g4 + 3 * hidden + j];
+            if l == 0 {
+                let row = x * g4;
+                gi += params[row + j];
+                gf += params[row + hidden + j];
+                go += params[row + 2 * hidden + j];
+                gc += params[row + 3 * hidden + j];
+            } else {
+                for i in 0..hidden {
+                    let xi = h_sh[(l - 1) * hidden + i];
+                    let row = off_up + ((l - 1) * hidden + i) * g4;
+                    gi += xi * params[row + j];
+                    gf += xi * params[row + hidden + j];
+                    go += xi * params[row + 2 * hidden + j];
+                    gc += xi * params[row + 3 * hidden + j];
+                }
+            }
+            for i in 0..hidden {
+                let hi = h_sh[l * hidden + i];
+                let row = off_hh + (l * hidden + i) * g4;
+                gi += hi * params[row + j];
+                gf += hi * params[row + hidden + j];
+                go += hi * params[row + 2 * hidden + j];
+                gc += hi * params[row + 3 * hidden + j];
+            }
+            let c = sigmoid(gf) * c_sh[l * hidden + j] + sigmoid(gi) * tanh(gc);
+            let h = sigmoid(go) * tanh(c);
+            // Every invocation has read this layer's old h before any writes the new one.
+            sync_cube();
+            h_sh[l * hidden + j] = h;
+            c_sh[l * hidden + j] = c;
+            states[slot + l * hidden + j] = h;
+            states[slot + lh + l * hidden + j] = c;
+            sync_cube();
+        }
+
+        let top = (layers - 1) * hidden;
+        let mut v = j;
+        while v < vocab {
+            let mut acc = params[off_hb + v];
+            for i in 0..hidden {
+                acc += h_sh[top + i] * params[off_hw + i * vocab + v];
+            }
+            lg_sh[v] = acc;
+            out[ob + k * vocab + v] = acc;
+            v += hidden;
+        }
+        sync_cube();
+
+        if j == 0 {
+            let mut best = 0usize;
+            let mut max = lg_sh[0];
+            for t in 1..vocab {
+                if lg_sh[t] > max {
+                    max = lg_sh[t];
+                    best = t;
+                }
+            }
+            let mut pick = best;
+            if argmax == 0u32 {
+                let mut total = 0.0f32;
+                for t in 0..vocab {
+                    total += f32::exp((lg_sh[t] - max) * inv_temperature);
+                }
+                let r = pcg_hash(seed ^ pcg_hash(counter + k as u32));
+                let mut u = f32::cast_from(r >> 8u32) * (1.0f32 / 16777216.0f32) * total;
+                let mut found = false;
+                for t in 0..vocab {
+                    let w = f32::exp((lg_sh[t] - max) * inv_temperature);
+                    if !found {
+                        if u < w {
+                            pick = t;
+                            found = true;
+                        } else {
+                            u -= w;
+                        }
+                    }
+                }
+            }
+            out[ob + comptime!(slots * vocab) + k] = f32::cast_from(pick as u32);
+            if k + 1 < n_forced {
+                *tok = ctrl[cb + 4 + k + 1];
+            } else {
+                *tok = pick as u32;
+            }
+        }
+        sync_cube();
+    }
+}
+
+/// Whether the kernel can run this model; the reason if not.
+pub fn supports(hyper: &Hyper) -> Result<(), String> {
+    if hyper.hidden == 0 || hyper.hidden > MAX_HIDDEN {
+        return Err(format!("{} hidden units; the GPU sampler takes 1 to {MAX_HIDDEN}", hyper.hidden));
+    }
+    let shared = (2 * hyper.layers * hyper.hidden + hyper.vocab_size + 1) * 4;
+    if shared > MAX_SHARED_BYTES {
+        return Err(format!(
+            "{} layers of {} units with {} characters need {shared} bytes of workgroup memory; WebGPU guarantees {MAX_SHARED_BYTES}",
+            hyper.layers, hyper.hidden, hyper.vocab_size
+        ));
+    }
+    Ok(())
+}
+
+fn f32_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn u32_bytes(values: &[u32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn f32_from(bytes: &[u8]) -> Vec<f32> {
+    bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+fn wgpu_client() -> Client {
+    cubecl::Device::Wgpu(WgpuDevice::default()).client()
+}
+
+/// The GPU the sampler runs on, set up once per process (page).
+#[derive(Clone)]
+pub struct GpuDevice {
+    client: Client,
+    /// The adapter as wgpu describes it, e.g. "SwiftShader Device (Subzero) (Vulkan)".
+    pub adapter: String,
+}
+
+impl GpuDevice {
+    /// Asks wgpu for the default adapter and device (async: in the browser, WebGPU's requests
+    /// are promises). A second call returns the same device.
+    // The lock is held across the adapter request so that concurrent first calls (tests run
+    // in parallel) wait for one initialisation instead of racing to register two.
+    #[allow(clippy::await_holding_lock)]
+    pub async fn init() -> Result<GpuDevice, GpuError> {
+        use std::sync::Mutex;
+        static READY: Mutex<Option<Result<String, GpuError>>> = Mutex::new(None);
+        let mut ready = READY.lock().map_err(|e| GpuError::Device(e.to_string()))?;
+        if ready.is_none() {
+            let options = cubecl::wgpu::RuntimeOptions::with_tasks_max(Some(8))
+                .map_err(|e| GpuError::Unavailable(e.to_string()))?;
+            let setup = cubecl::wgpu::try_init_setup_async::<cubecl::wgpu::AutoGraphicsApi>(
+                &WgpuDevice::default(),
+                options,
+            )
+            .await;
+            *ready = Some(
+                setup
+                    .map(|setup| {
+                        let info = setup.adapter.get_info();
+                        if info.name.is_empty() {
+                            format!("{:?}", info.backend)
+                        } else {
+                            format!("{} ({:?})", info.name, info.backend)
+                        }
+                    })
+                    .map_err(|e| GpuError::Unavailable(e.to_string())),
+            );
+        }
+        let adapter = ready.clone().expect("set above")?;
+        Ok(GpuDevice { client: wgpu_client(), adapter })
+    }
+
+    /// [`GpuDevice::init`], blocking (native only: a browser cannot block).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn init_blocking() -> Result<GpuDevice, GpuError> {
+        cubecl::future::block_on(Self::init())
+    }
+}
+
+impl std::fmt::Debug for GpuDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuDevice").field("adapter", &self.adapter).finish()
+    }
+}
+
+/// A model's weights on the GPU.
+#[derive(Debug)]
+pub struct GpuModel {
+    device: GpuDevice,
+    cpu: Arc<CpuModel>,
+    hyper: Hyper,
+    /// Every weight in one buffer: layer 0's input rows, the upper layers' input rows, every
+    /// layer's recurrent rows, every layer's bias, the output weight, the output bias.
+    params: Handle,
+}
+
+impl GpuModel {
+    /// Uploads the CPU model's weights. The CPU model stays in use: it feeds the prime (the
+    /// same arithmetic as the CPU path) and is what the page falls back to.
+    pub fn new(device: &GpuDevice, cpu: Arc<CpuModel>) -> Result<GpuModel, GpuError> {
+        let hyper = cpu.hyper();
+        supports(&hyper).map_err(GpuError::Unsupported)?;
+        let layers = cpu.layers();
+        let (head_w, head_b) = cpu.head();
+        let mut params = layers[0].w_ih.clone();
+        for layer in &layers[1..] {
+            params.extend_from_slice(&layer.w_ih);
+        }
+        for layer in layers {
+            params.extend_from_slice(&layer.w_hh);
+        }
+        for layer in layers {
+            params.extend_from_slice(&layer.bias);
+        }
+        params.extend_from_slice(head_w);
+        params.extend_from_slice(head_b);
+        let params = device.client.create_from_slice(&f32_bytes(&params));
+        Ok(GpuModel { params, device: device.clone(), cpu, hyper })
+    }
+
+    pub fn hyper(&self) -> Hyper {
+        self.hyper
+    }
+
+    pub fn adapter(&self) -> &str {
+        &self.device.adapter
+    }
+
+    /// The same model on the CPU.
+    pub fn cpu(&self) -> &Arc<CpuModel> {
+        &self.cpu
+    }
+
+    fn state_len(&self) -> usize {
+        2 * self.hyper.layers * self.hyper.hidden
+    }
+
+    /// Launches one chunk of `steps` steps for `ctrl.len() / (4 + CHUNK)` samples; returns
+    /// (candidates, logits), [`CHUNK`] of each per sample.
+    async fn run_chunk(
+        &self,
+        states: &Handle,
+        ctrl: &[u32],
+        temperature: f32,
+        seed: u32,
+        argmax: bool,
+        steps: usize,
+    ) -> Result<(Vec<u32>, Vec<f32>), GpuError> {
+        let client = &self.device.client;
+        let batch = ctrl.len() / (4 + CHUNK);
+        let (v, l, h) = (self.hyper.vocab_size, self.hyper.layers, self.hyper.hidden);
+        let ctrl_h = client.create_from_slice(&u32_bytes(ctrl));
+        let out_len = batch * CHUNK * (v + 1);
+        let out = client.empty(out_len * 4);
+        let len = |handle: &Handle| handle.size_in_used() as usize / 4;
+        // SAFETY: every buffer is at least as long as the kernel indexes it (the layout above).
+        unsafe {
+            lstm_chunk::launch(
+                client,
+                CubeCount::Static(batch as u32, 1, 1),
+                CubeDim::new_1d(h as u32),
+                BufferArg::from_raw_parts(self.params.clone(), len(&self.params)),
+                BufferArg::from_raw_parts(ctrl_h, ctrl.len()),
+                BufferArg::from_raw_parts(states.clone(), len(states)),
+                BufferArg::from_raw_parts(out.clone(), out_len),
+                1.0 / temperature,
+                seed,
+                argmax as u32,
+                l,
+                h,
+                v,
+                steps,
+                CHUNK,
+            );
+        }
+        let read = client.read_async(vec![out]).await.map_err(|e| GpuError::Device(format!("{e:?}")))?;
+        let out = f32_from(read.first().ok_or_else(|| GpuError::Device("the GPU returned nothing".into()))?);
+        if out.len() != out_len {
+            return Err(GpuError::Device("the GPU returned a buffer of the wrong size".into()));
+        }
+        let mut tokens = Vec::with_capacity(batch * CHUNK);
+        let mut logits = Vec::with_capacity(batch * CHUNK * v);
+        for sample in out.chunks(CHUNK * (v + 1)) {
+            logits.extend_from_slice(&sample[..CHUNK * v]);
+            tokens.extend(sample[CHUNK * v..].iter().map(|&t| t as u32));
+        }
+        Ok((tokens, logits))
+    }
+
+    /// A states buffer of `batch` samples x [`CHUNK`] slots, slot 0 of each set to `state`.
+    fn states_buffer(&self, batch: usize, h: &[f32], c: &[f32]) -> Handle {
+        let n = self.state_len();
+        let mut data = vec![0.0f32; batch * CHUNK * n];
+        for b in 0..batch {
+            let at = b * CHUNK * n;
+            data[at..at + n / 2].copy_from_slice(h);
+            data[at + n / 2..at + n].copy_from_slice(c);
+        }
+        self.device.client.create_from_slice(&f32_bytes(&data))
+    }
+
+    /// The logits after each token of `tokens` fed from the zero state (at most [`CHUNK`]
+    /// tokens): what tests compare with the CPU step.
+    pub async fn logits_for(&self, tokens: &[usize]) -> Result<Vec<Vec<f32>>, GpuError> {
+        let n = self.state_len();
+        if tokens.is_empty() || tokens.len() > CHUNK || tokens.iter().any(|&t| t >= self.hyper.vocab_size) {
+            return Err(GpuError::Device(format!("logits_for takes 1 to {CHUNK} known tokens")));
+        }
+        let zeros = vec![0.0; n / 2];
+        let states = self.states_buffer(1, &zeros, &zeros);
+        let mut ctrl = vec![0u32; 4 + CHUNK];
+        ctrl[1] = tokens[0] as u32;
+        ctrl[2] = tokens.len() as u32;
+        for (f, &t) in ctrl[4..].iter_mut().zip(tokens) {
+            *f = t as u32;
+        }
+        let (_, logits) = self.run_chunk(&states, &ctrl, 1.0, 0, true, CHUNK).await?;
+        let v = self.hyper.vocab_size;
+        Ok(logits.chunks(v).take(tokens.len()).map(|r| r.to_vec()).collect())
+    }
+}
+
+/// One sample on the GPU: [`Sampler`] keeps the options, the grammar and the length rule; the
+/// GPU runs the LSTM and proposes characters.
+pub struct GpuSampling {
+    model: Arc<GpuModel>,
+    sampler: Sampler,
+    states: Handle,
+    /// The state slot and token the next launch starts from.
+    next: (u32, u32),
+    /// Offset of the next launch in the GPU's random stream.
+    counter: u32,
+    seed: u32,
+    dispatches: usize,
+    /// Steps the next launch runs (adapts to how many candidates the grammar takes).
+    steps: usize,
+    /// Steps every launch runs, if set (benchmarks).
+    fixed_steps: Option<usize>,
+    /// The first character, drawn on the CPU from the prime's logits, not yet handed out.
+    first: Option<char>,
+}
+
+impl GpuSampling {
+    /// Feeds the prime on the CPU (the same code as the CPU path) and draws the first character
+    /// there; the GPU takes over from the state that leaves.
+    pub fn new(model: Arc<GpuModel>, opts: SampleOptions) -> Result<GpuSampling, GpuError> {
+        let mut sampler = Sampler::new(model.cpu.clone(), opts)?;
+        let (h, c) = sampler.state().h_and_c();
+        let states = model.states_buffer(1, h, c);
+        let logits = sampler.logits().to_vec();
+        let first = sampler.decide(&logits, None);
+        let seed = sampler.options().seed;
+        let opts_raw = sampler.options().raw;
+        Ok(GpuSampling {
+            states,
+            next: (0, first.map_or(0, |(t, _)| t as u32)),
+            counter: 0,
+            seed: (seed ^ (seed >> 32)) as u32,
+            dispatches: 0,
+            fixed_steps: None,
+            steps: if opts_raw { CHUNK } else { MIN_STEPS * 2 },
+            first: first.map(|(_, c)| c),
+            model,
+            sampler,
+        })
+    }
+
+    pub fn options(&self) -> &SampleOptions {
+        self.sampler.options()
+    }
+
+    pub fn produced(&self) -> usize {
+        self.sampler.produced()
+    }
+
+    pub fn rhythm_relaxed(&self) -> usize {
+        self.sampler.rhythm_relaxed()
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.first.is_none() && self.sampler.is_done()
+    }
+
+    /// Runs every launch for `steps` steps (rounded to 8, 16, 32 or 64) instead of adapting
+    /// to the grammar's acceptance (for benchmarks).
+    pub fn fix_steps(&mut self, steps: usize) {
+        let steps = steps.next_power_of_two().clamp(MIN_STEPS, CHUNK);
+        self.fixed_steps = Some(steps);
+        self.steps = steps;
+    }
+
+    /// Kernel launches so far (one per chunk).
+    pub fn dispatches(&self) -> usize {
+        self.dispatches
+    }
+
+    /// Appends at least one character (unless done) and at most `max` to `out`; one GPU launch
+    /// and one read-back per call. Returns how many.
+    pub async fn next_chunk(&mut self, max: usize, out: &mut String) -> Result<usize, GpuError> {
+        let mut count = 0;
+        if let Some(c) = self.first.take() {
+            out.push(c);
+            count += 1;
+        }
+        if count >= max || self.sampler.is_done() {
+            return Ok(count);
+        }
+        let opts = self.sampler.options();
+        let (temperature, argmax) = (opts.temperature, opts.argmax);
+        let mut ctrl = [0u32; 4 + CHUNK];
+        ctrl[..4].copy_from_slice(&[self.next.0, self.next.1, 0, self.counter]);
+        let steps = self.steps;
+        let (tokens, logits) =
+            self.model.run_chunk(&self.states, &ctrl, temperature, self.seed, argmax, steps).await?;
+        self.dispatches += 1;
+        self.counter = self.counter.wrapping_add(steps as u32);
+        let v = self.model.hyper.vocab_size;
+        let before = count;
+        for k in 0..steps {
+            let candidate = tokens[k] as usize;
+            let Some((t, c)) = self.sampler.decide(&logits[k * v..(k + 1) * v], Some(candidate)) else {
+                break;
+            };
+            out.push(c);
+            count += 1;
+            self.next = (k as u32, t as u32);
+            if t != candidate || count >= max {
+                break;
+            }
+        }
+        // Next time run about twice the characters this launch gave (a power of two, so at
+        // most four kernels are compiled).
+        let run = count - before;
+        self.steps = self.fixed_steps.unwrap_or((2 * run).next_power_of_two().clamp(MIN_STEPS, CHUNK));
+        Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_checked() {
+        let ok = Hyper { vocab_size: 90, layers: 3, hidden: 128 };
+        assert!(supports(&ok).is_ok());
+        assert!(supports(&Hyper { hidden: 512, ..ok }).unwrap_err().contains("512 hidden units"));
+        assert!(supports(&Hyper { layers: 20, ..ok }).unwrap_err().contains("workgroup memory"));
+    }
+}

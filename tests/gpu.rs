@@ -1,0 +1,97 @@
+//! The GPU sampler (a CubeCL kernel on wgpu; here Vulkan, on Mesa's lavapipe in CI): its
+//! logits equal the CPU step's, and its samples keep to the grammar like the CPU's.
+
+use std::sync::Arc;
+
+use kernrnn::infer::gpu::{GpuDevice, GpuModel, GpuSampling, CHUNK};
+use kernrnn::kern::{check_kern, check_prepared, reconstruct, ScoreOptions};
+use kernrnn::{CpuModel, SampleOptions, Weights};
+
+fn shipped(name: &str) -> Arc<CpuModel> {
+    let path = format!("{}/models/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
+    let w = Weights::from_bytes(&std::fs::read(path).unwrap()).unwrap();
+    Arc::new(CpuModel::new(&w))
+}
+
+fn device() -> GpuDevice {
+    GpuDevice::init_blocking().expect("a wgpu adapter (make test installs Mesa's lavapipe Vulkan driver)")
+}
+
+fn sample_on_gpu(gpu: &Arc<GpuModel>, opts: &SampleOptions) -> (String, usize) {
+    let mut s = GpuSampling::new(gpu.clone(), opts.clone()).unwrap();
+    let mut out = opts.prime.clone();
+    while !s.is_done() {
+        let n = cubecl::future::block_on(s.next_chunk(usize::MAX, &mut out)).unwrap();
+        assert!(n >= 1);
+    }
+    assert_eq!(s.produced(), out.chars().count() - opts.prime.chars().count());
+    (out, s.dispatches())
+}
+
+#[test]
+fn gpu_logits_equal_the_cpu_step() {
+    let device = device();
+    for name in ["mozart", "beethoven"] {
+        let cpu = shipped(name);
+        let gpu = GpuModel::new(&device, cpu.clone()).unwrap();
+        let text = "@\n4.cc 4e 4G\t.\n8dd 4f 4B\tp\n@\n2.r\t4r\t.\n";
+        let tokens = cpu.vocab().encode(&text[..text.len().min(CHUNK)]).unwrap();
+        let got = cubecl::future::block_on(gpu.logits_for(&tokens)).unwrap();
+        let mut state = cpu.zero_state();
+        let mut want = vec![0.0; cpu.hyper().vocab_size];
+        let mut worst = 0.0f32;
+        for (t, row) in tokens.iter().zip(&got) {
+            cpu.step(&mut state, *t, &mut want);
+            for (a, b) in row.iter().zip(&want) {
+                worst = worst.max((a - b).abs());
+            }
+        }
+        assert_eq!(got.len(), tokens.len());
+        assert!(worst < 1e-3, "{name}: GPU logits differ from the CPU's by {worst}");
+    }
+}
+
+#[test]
+fn gpu_samples_keep_to_the_grammar() {
+    let device = device();
+    let cpu = shipped("mozart");
+    let gpu = Arc::new(GpuModel::new(&device, cpu).unwrap());
+    let mut chars = 0;
+    let mut dispatches = 0;
+    // Lavapipe runs the kernel on one CPU thread, ~100 characters a second: a few short samples.
+    for seed in 1..=2 {
+        for temperature in [0.8, 1.2] {
+            let opts = SampleOptions { seed, temperature, length: 400, ..SampleOptions::default() };
+            let (text, d) = sample_on_gpu(&gpu, &opts);
+            let report = check_prepared(&text, opts.meter);
+            assert!(report.is_valid(), "seed {seed} T {temperature}: {:?}\n{text}", report.diagnostics);
+            let score = reconstruct(&text, &ScoreOptions::default());
+            let checked = check_kern(&score);
+            assert!(checked.is_valid(), "seed {seed} T {temperature}: {:?}\n{score}", checked.diagnostics);
+            assert!(text.chars().count() >= 400);
+            chars += text.chars().count();
+            dispatches += d;
+        }
+    }
+    // Most candidates pass the grammar, so a launch yields many characters.
+    eprintln!("{chars} characters from {dispatches} launches");
+    assert!(chars > 4 * dispatches, "{chars} characters from {dispatches} launches");
+}
+
+#[test]
+fn gpu_raw_samples_have_the_length_asked_and_depend_on_the_seed() {
+    let device = device();
+    let cpu = shipped("beethoven");
+    let gpu = Arc::new(GpuModel::new(&device, cpu.clone()).unwrap());
+    let opts = SampleOptions { raw: true, length: 300, seed: 5, ..SampleOptions::default() };
+    let (a, dispatches) = sample_on_gpu(&gpu, &opts);
+    assert_eq!(a.chars().count(), 302);
+    // Raw: every candidate is taken, so 299 characters after the CPU's first take 5 launches.
+    assert_eq!(dispatches, 299usize.div_ceil(CHUNK));
+    assert_eq!(sample_on_gpu(&gpu, &opts).0, a, "same seed, same text");
+    assert_ne!(sample_on_gpu(&gpu, &SampleOptions { seed: 6, ..opts.clone() }).0, a);
+    // Argmax is the CPU's argmax (ties aside, which these logits do not have).
+    let greedy = SampleOptions { argmax: true, length: 200, ..opts };
+    let cpu_text = kernrnn::sample(cpu, &greedy).unwrap();
+    assert_eq!(sample_on_gpu(&gpu, &greedy).0, cpu_text);
+}
