@@ -11,15 +11,16 @@ TEMPERATURE ?= 0.8
 LENGTH ?= 2000
 KERNRNN = $(CARGO) run --quiet --bin kernrnn --
 
-.PHONY: demo sample test test-web build bench validity train-mozart train-beethoven models-readme clean \
-	site wasm wasm-toolchain web-deps chromium size
+.PHONY: demo sample test test-web build bench bench-web validity train-mozart train-beethoven models-readme clean \
+	site wasm wasm-toolchain web-deps chromium vulkan size
 
 ## sample: build and print a sampled Mozart score (**kern) with the shipped model
 sample:
 	$(KERNRNN) sample --model $(MODEL) --seed $(SEED) --temperature $(TEMPERATURE) --length $(LENGTH) --kern
 
-## test: every test: the Rust tests, then the browser tests (headless Chromium)
-test:
+## test: every test: the Rust tests (the GPU sampler's on Mesa's lavapipe, a CPU Vulkan), then
+## the browser tests (headless Chromium)
+test: vulkan
 	$(CARGO) test --all-targets
 	$(MAKE) --no-print-directory test-web
 
@@ -67,7 +68,7 @@ wasm-toolchain:
 ## wasm: the library for the browser (pkg/kernrnn.js and pkg/kernrnn_bg.wasm)
 wasm: wasm-toolchain web-deps
 	CARGO_TARGET_DIR=$(WASM_TARGET_DIR) CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$(WASM_RUSTFLAGS)" \
-		$(CARGO) build --lib --target wasm32-unknown-unknown --no-default-features --profile wasm
+		$(CARGO) build --lib --target wasm32-unknown-unknown --no-default-features --features webgpu --profile wasm
 	@$(MAKE) --no-print-directory pkg/kernrnn_bg.wasm
 
 pkg/kernrnn_bg.wasm: $(WASM_ARTIFACT) www/node_modules/.package-lock.json
@@ -85,6 +86,11 @@ www/node_modules/.package-lock.json: www/package.json www/package-lock.json
 chromium:
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
 
+# A Vulkan driver for the native GPU-sampler tests: Debian's lavapipe runs on any CPU.
+vulkan:
+	@! command -v dpkg >/dev/null || dpkg -s mesa-vulkan-drivers libvulkan1 >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y mesa-vulkan-drivers libvulkan1; }
+
 ## test-web: the browser tests (node --test, playwright-core driving headless Chromium, with
 ## and without WebGPU); they compare the page's samples with target/debug/kernrnn's
 test-web: site chromium
@@ -93,6 +99,12 @@ test-web: site chromium
 
 build:
 	$(CARGO) build --all-targets
+
+## bench-web: the browser benchmark in one headless Chromium run (WebGPU on SwiftShader): chars/s
+## on the CPU path and on WebGPU, dispatches per character, 8 variations, page open to first
+## notation, gzip'd bytes, and the same LSTM in TensorFlow.js on each of its backends
+bench-web: site chromium
+	CHROMIUM=$(CHROMIUM) SITE=$(SITE) $(NODE) www/tools/bench-web.mjs
 
 ## bench: training and sampling speed on this machine, as a table
 bench:

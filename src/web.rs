@@ -87,6 +87,21 @@ impl Composer {
         Ok(self.inner.title(&sample_options(opts)?))
     }
 
+    /// The logits after each character of `text` (fed from the zero state) on the CPU: an
+    /// Array of Float32Arrays, to compare with `GpuComposer.logitsFor`.
+    #[wasm_bindgen(js_name = logitsFor)]
+    pub fn logits_for(&self, text: &str) -> Result<js_sys::Array, JsError> {
+        let rows = self.inner.logits_for(text).map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(rows.iter().map(|r| js_sys::Float32Array::from(&r[..])).collect())
+    }
+
+    /// This model on the GPU (after `initWebGpu()` resolved); throws if the model does not fit
+    /// the GPU sampler.
+    #[cfg(feature = "webgpu")]
+    pub fn gpu(&self) -> Result<gpu::GpuComposer, JsError> {
+        gpu::GpuComposer::new(self)
+    }
+
     /// The complete **kern score of `raw`, sampled with `opts`, exactly as
     /// `kernrnn sample --kern` writes it: `{ kern, measures, droppedLines, spines, movements }`.
     pub fn score(&self, raw: &str, opts: JsValue) -> Result<JsValue, JsError> {
@@ -163,4 +178,167 @@ pub fn reconstruct_score(raw: &str, opts: JsValue) -> Result<JsValue, JsError> {
     let o: JsScoreOptions = options(opts)?;
     let o = o.resolve().map_err(|e| JsError::new(&e.to_string()))?;
     to_js(&composer::score(raw, &o))
+}
+
+/// The WebGPU sampler: a CubeCL kernel that runs a chunk of characters per dispatch
+/// ([`crate::infer::gpu`]). JavaScript sets WebGPU up once with `initWebGpu()`, then gets a
+/// model's GPU twin with `composer.gpu()`; its samplings have the CPU sampling's methods, with
+/// `next` returning a Promise.
+#[cfg(feature = "webgpu")]
+mod gpu {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::sync::Arc;
+
+    use wasm_bindgen::prelude::*;
+
+    use super::{sample_options, Composer};
+    use crate::infer::gpu::{GpuDevice, GpuModel, GpuSampling as Inner};
+
+    thread_local! {
+        static DEVICE: RefCell<Option<GpuDevice>> = const { RefCell::new(None) };
+        // The set-up's promise: a second initWebGpu() before the first resolves waits for the
+        // same request instead of starting another.
+        static SETUP: RefCell<Option<js_sys::Promise>> = const { RefCell::new(None) };
+    }
+
+    fn js_err(e: impl std::fmt::Display) -> JsError {
+        JsError::new(&e.to_string())
+    }
+
+    /// Requests the WebGPU adapter and device (once per page); resolves to the adapter's
+    /// description, rejects with the reason there is none.
+    #[wasm_bindgen(js_name = initWebGpu)]
+    pub fn init_web_gpu() -> js_sys::Promise {
+        SETUP.with(|setup| {
+            setup
+                .borrow_mut()
+                .get_or_insert_with(|| {
+                    wasm_bindgen_futures::future_to_promise(async {
+                        let device = GpuDevice::init().await.map_err(|e| JsValue::from(js_err(e)))?;
+                        let adapter = device.adapter.clone();
+                        DEVICE.with(|d| *d.borrow_mut() = Some(device));
+                        Ok(JsValue::from(adapter))
+                    })
+                })
+                .clone()
+        })
+    }
+
+    /// A model's weights on the GPU.
+    #[wasm_bindgen]
+    pub struct GpuComposer {
+        model: Arc<GpuModel>,
+    }
+
+    impl GpuComposer {
+        pub(super) fn new(composer: &Composer) -> Result<GpuComposer, JsError> {
+            let device = DEVICE
+                .with(|d| d.borrow().clone())
+                .ok_or_else(|| JsError::new("WebGPU is not set up: await initWebGpu() first"))?;
+            let model = GpuModel::new(&device, composer.inner.model().clone()).map_err(js_err)?;
+            Ok(GpuComposer { model: Arc::new(model) })
+        }
+    }
+
+    #[wasm_bindgen]
+    impl GpuComposer {
+        /// The adapter this model runs on.
+        pub fn adapter(&self) -> String {
+            self.model.adapter().to_string()
+        }
+
+        /// Starts a sample with the options of `Composer.start` (the prime is fed on the CPU).
+        pub fn start(&self, opts: JsValue) -> Result<GpuSampling, JsError> {
+            let opts = sample_options(opts)?;
+            let inner = Inner::new(self.model.clone(), opts).map_err(js_err)?;
+            Ok(GpuSampling { inner: Rc::new(RefCell::new(Some(inner))) })
+        }
+
+        /// Resolves to the logits after each character of `text` (at most 64), fed from the
+        /// zero state: an Array of Float32Arrays, to compare with `Composer.logitsFor`.
+        #[wasm_bindgen(js_name = logitsFor)]
+        pub fn logits_for(&self, text: String) -> js_sys::Promise {
+            let model = self.model.clone();
+            wasm_bindgen_futures::future_to_promise(async move {
+                let tokens = model.cpu().vocab().encode(&text).map_err(|e| JsValue::from(js_err(e)))?;
+                let rows = model.logits_for(&tokens).await.map_err(|e| JsValue::from(js_err(e)))?;
+                Ok(rows.iter().map(|r| js_sys::Float32Array::from(&r[..])).collect::<js_sys::Array>().into())
+            })
+        }
+    }
+
+    /// A sample in progress on the GPU.
+    #[wasm_bindgen]
+    pub struct GpuSampling {
+        // Taken out while a chunk is on the GPU, so a second `next` before the first resolves
+        // is an error rather than a double borrow.
+        inner: Rc<RefCell<Option<Inner>>>,
+    }
+
+    impl GpuSampling {
+        fn with<T>(&self, f: impl FnOnce(&Inner) -> T) -> Result<T, JsError> {
+            self.inner.borrow().as_ref().map(f).ok_or_else(|| JsError::new("this sampling is busy: await next() first"))
+        }
+    }
+
+    #[wasm_bindgen]
+    impl GpuSampling {
+        pub fn prime(&self) -> Result<String, JsError> {
+            self.with(|s| s.options().prime.clone())
+        }
+
+        /// Resolves to up to `max` more characters (at least one unless done): one dispatch and
+        /// one read-back.
+        pub fn next(&self, max: usize) -> js_sys::Promise {
+            let cell = self.inner.clone();
+            wasm_bindgen_futures::future_to_promise(async move {
+                let mut s = cell
+                    .borrow_mut()
+                    .take()
+                    .ok_or_else(|| JsValue::from(JsError::new("this sampling is busy: await next() first")))?;
+                let mut out = String::new();
+                let result = s.next_chunk(max.max(1), &mut out).await;
+                *cell.borrow_mut() = Some(s);
+                result.map_err(|e| JsValue::from(js_err(e)))?;
+                Ok(JsValue::from(out))
+            })
+        }
+
+        pub fn produced(&self) -> Result<usize, JsError> {
+            self.with(|s| s.produced())
+        }
+
+        pub fn total(&self) -> Result<usize, JsError> {
+            self.with(|s| s.options().length)
+        }
+
+        pub fn done(&self) -> Result<bool, JsError> {
+            self.with(|s| s.is_done())
+        }
+
+        /// Runs every dispatch for `steps` characters (8, 16, 32 or 64) instead of adapting
+        /// to the grammar (benchmarks).
+        #[wasm_bindgen(js_name = fixSteps)]
+        pub fn fix_steps(&self, steps: usize) -> Result<(), JsError> {
+            let mut cell = self.inner.borrow_mut();
+            let s = cell.as_mut().ok_or_else(|| JsError::new("this sampling is busy: await next() first"))?;
+            s.fix_steps(steps);
+            Ok(())
+        }
+
+        /// Kernel launches so far (one per chunk).
+        pub fn dispatches(&self) -> Result<usize, JsError> {
+            self.with(|s| s.dispatches())
+        }
+
+        #[wasm_bindgen(js_name = rhythmRelaxed)]
+        pub fn rhythm_relaxed(&self) -> Result<usize, JsError> {
+            self.with(|s| s.rhythm_relaxed())
+        }
+
+        pub fn backend(&self) -> String {
+            "webgpu".into()
+        }
+    }
 }

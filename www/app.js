@@ -13,7 +13,7 @@ import {
   loadWasm,
   parseOptions,
   randomSeed,
-  sample,
+  sampleOn,
 } from "./core.js";
 import { getEngraver, showSvg } from "./engraver.js";
 import { SCORE_CSS, ScoreView } from "./score-view.js";
@@ -36,6 +36,7 @@ const ui = {
   stop: $("stop"),
   variations: $("variations"),
   backend: $("backend"),
+  backendChoice: $("backend-choice"),
   progress: $("progress"),
   status: $("status"),
   error: $("error"),
@@ -190,6 +191,7 @@ function optionsHash(opts, modelKey) {
   if (opts.argmax) p.set("argmax", "1");
   if (opts.raw) p.set("raw", "1");
   if (opts.meter !== DEFAULTS.meter) p.set("meter", opts.meter);
+  if (ui.backendChoice.value !== "auto") p.set("backend", ui.backendChoice.value);
   return "#" + p.toString();
 }
 
@@ -211,6 +213,11 @@ function applyHash() {
     meter: p.get("meter"),
   });
   writeForm(opts);
+  const backend = p.get("backend") || "auto";
+  if (![...ui.backendChoice.options].some((o) => o.value === backend)) {
+    throw new Error(`backend must be auto, webgpu or cpu, got "${backend}"`);
+  }
+  ui.backendChoice.value = backend;
   if (p.get("model")) selectModel(p.get("model"));
   return p.has("seed");
 }
@@ -233,11 +240,21 @@ function rate(chars, millis) {
 }
 
 /** Samples one piece with live progress; `live` engraves the measures as they arrive. */
+/** Shows where sampling runs and why (the page's "Backend:" line). */
+function showBackend(b) {
+  const where = b.backend === "webgpu" ? "WebGPU" : "CPU (WebAssembly)";
+  ui.backend.textContent = b.backend === "auto" ? `Backend: auto. ${b.reason}; measured when you compose.` : `Backend: ${where}. ${b.reason}.`;
+  ui.backend.dataset.backend = b.backend;
+  if (b.webgpu) ui.backend.dataset.webgpu = b.webgpu.available ? "available" : "unavailable";
+}
+
 async function composeOne(model, opts, { signal, live, progress }) {
   const score = (raw) => model.composer.score(raw, opts).kern;
   let measures = 0;
   let lastDraw = 0;
-  const s = await sample(model.composer, opts, {
+  const choice = await chooseBackend(ui.backendChoice.value, model);
+  showBackend(choice);
+  const s = await sampleOn(model, choice, opts, {
     signal,
     onProgress: ({ chars, total, raw, millis }) => {
       progress(chars, total, millis);
@@ -255,11 +272,12 @@ async function composeOne(model, opts, { signal, live, progress }) {
       }
     },
   });
+  if (s.backend !== choice.backend) showBackend(s);
   const kern = score(s.raw);
   const start = firstMeasures(s.raw, MAX_ENGRAVED_MEASURES);
   const engraved = start.cut ? score(start.raw) : kern;
   const thumb = () => score(firstMeasures(s.raw, 8).raw);
-  return { ...s, kern, engraved, thumb, cut: start.cut, opts, modelName: model.info.name, modelKey: model.key, backend: model.composer.backend() };
+  return { ...s, kern, engraved, thumb, cut: start.cut, opts, modelName: model.info.name, modelKey: model.key };
 }
 
 async function compose() {
@@ -294,7 +312,8 @@ async function compose() {
     });
     say(
       `${piece.stopped ? "Stopped after" : "Composed"} ${piece.chars.toLocaleString("en")} characters in ` +
-        `${(piece.millis / 1000).toFixed(1)} s (${rate(piece.chars, piece.millis)}) on the ${piece.backend.toUpperCase()}.`,
+        `${(piece.millis / 1000).toFixed(1)} s (${rate(piece.chars, piece.millis)}) on the ${piece.backend === "webgpu" ? "GPU (WebGPU)" : "CPU"}` +
+        (piece.dispatches ? `, ${piece.dispatches.toLocaleString("en")} GPU dispatches (${(piece.dispatches / Math.max(piece.chars, 1)).toFixed(2)} per character).` : "."),
     );
     await setPiece(piece);
   } catch (e) {
@@ -518,12 +537,8 @@ async function start() {
   // Start the WebAssembly library, the engraver and the backend probe while the models load.
   const wasmReady = loadWasm();
   getEngraver();
-  chooseBackend("auto").then((b) => {
-    state.backend = b;
-    ui.backend.textContent = `Backend: ${b.backend.toUpperCase()} (WebAssembly). ${b.reason}.`;
-    ui.backend.dataset.backend = b.backend;
-    ui.backend.dataset.webgpu = b.webgpu.available ? "available" : "unavailable";
-  });
+  chooseBackend(ui.backendChoice.value).then(showBackend);
+  ui.backendChoice.addEventListener("change", () => chooseBackend(ui.backendChoice.value).then(showBackend));
 
   ui.model.replaceChildren();
   try {

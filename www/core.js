@@ -165,7 +165,7 @@ async function sampleChunks(composer, opts, { onProgress, signal, chunkMillis = 
         break;
       }
       const t = performance.now();
-      raw += sampling.next(chunk);
+      raw += await withTimeout(Promise.resolve(sampling.next(chunk)), 30000, "sampling a chunk");
       const dt = performance.now() - t;
       // Aim at ~chunkMillis of work per chunk: responsive Stop, few yields.
       chunk = Math.max(16, Math.min(2000, Math.round((chunk * chunkMillis) / Math.max(dt, 0.5))));
@@ -178,7 +178,8 @@ async function sampleChunks(composer, opts, { onProgress, signal, chunkMillis = 
         await yieldToEventLoop();
       }
     }
-    return { raw, chars: sampling.produced(), total: sampling.total(), millis: performance.now() - t0, stopped };
+    const dispatches = typeof sampling.dispatches === "function" ? sampling.dispatches() : 0;
+    return { raw, chars: sampling.produced(), total: sampling.total(), millis: performance.now() - t0, stopped, dispatches };
   } finally {
     sampling.free();
   }
@@ -203,35 +204,134 @@ export function probeWebGPU() {
   return gpuProbe;
 }
 
+/** Rejects with "`what` timed out" if `promise` has not settled after `ms` (a wasm panic leaves it pending). */
+export function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} timed out after ${Math.round(ms / 1000)} s`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+let gpuSetup = null;
+
 /**
- * Picks the sampling backend for a request of "auto", "webgpu" or "cpu". This build samples on
- * the CPU (WebAssembly) only: "webgpu" falls back to it with the reason, never fails.
- * Resolves to { backend, requested, fallback, reason, webgpu }.
+ * Sets up the WebGPU sampler once per page: { available: true, adapter } or
+ * { available: false, reason }. Never rejects.
  */
-export async function chooseBackend(requested = "auto") {
-  const req = String(requested || "auto").trim().toLowerCase();
-  const gpu = await probeWebGPU();
-  const gpuText = gpu.available ? `WebGPU adapter: ${gpu.adapter}` : gpu.reason;
-  if (req === "cpu") return { backend: "cpu", requested: req, fallback: false, reason: "CPU requested", webgpu: gpu };
-  if (req === "webgpu") {
-    return {
-      backend: "cpu",
-      requested: req,
-      fallback: true,
-      reason: gpu.available
-        ? `WebGPU requested; ${gpuText}, but this build has no WebGPU sampler yet: sampling on the CPU`
-        : `WebGPU requested, but ${gpu.reason}: sampling on the CPU`,
-      webgpu: gpu,
-    };
+export function setupWebGPU() {
+  gpuSetup ??= (async () => {
+    const probe = await probeWebGPU();
+    if (!probe.available) return probe;
+    let wasm;
+    try {
+      wasm = await loadWasm();
+    } catch (e) {
+      return { available: false, reason: e.message || String(e) };
+    }
+    if (typeof wasm.initWebGpu !== "function") return { available: false, reason: "this build has no WebGPU sampler" };
+    try {
+      const adapter = await withTimeout(wasm.initWebGpu(), 20000, "the WebGPU device request");
+      return { available: true, adapter: probe.adapter !== "unnamed adapter" ? probe.adapter : adapter };
+    } catch (e) {
+      return { available: false, reason: `WebGPU could not be set up: ${e.message || e}` };
+    }
+  })();
+  return gpuSetup;
+}
+
+/** The model's weights on the GPU (uploaded once per model); throws with the reason. */
+function gpuTwin(model) {
+  if (!model.gpu) model.gpu = model.composer.gpu();
+  return model.gpu;
+}
+
+/** How long `backend=auto` samples on each path to compare them (after a warm-up). */
+const AUTO_MILLIS = 300;
+
+/** chars/s of a short sample with the default options on `target` (a Composer or a GpuComposer). */
+async function measureRate(target, millis) {
+  const sampling = target.start({ seed: 7, length: 100000 });
+  try {
+    await withTimeout(Promise.resolve(sampling.next(32)), 30000, "the warm-up chunk"); // compiles GPU kernels
+    const before = sampling.produced();
+    const t0 = performance.now();
+    while (performance.now() - t0 < millis && !sampling.done()) {
+      await withTimeout(Promise.resolve(sampling.next(64)), 30000, "a timing chunk");
+    }
+    const dt = performance.now() - t0;
+    return ((sampling.produced() - before) * 1000) / Math.max(dt, 1);
+  } finally {
+    sampling.free();
   }
-  const unknown = req !== "auto" ? `unknown backend "${requested}" (use auto, webgpu or cpu); ` : "";
-  return {
-    backend: "cpu",
-    requested: req,
-    fallback: req !== "auto",
-    reason: `${unknown}${gpuText}; this build samples on the CPU (WebAssembly)`,
-    webgpu: gpu,
-  };
+}
+
+const fmtRate = (r) => `${Math.round(r).toLocaleString("en")} chars/s`;
+
+/**
+ * Picks where `model` (from loadModel) samples for a request of "auto", "webgpu" or "cpu".
+ * "webgpu" uses the GPU whenever it can be set up; "auto" times a short sample on each path
+ * (once per model) and keeps the faster. Anything that fails falls back to the CPU, with the
+ * reason. Without a model only the availability is reported. Never rejects.
+ * Resolves to { backend, requested, fallback, reason, webgpu, rates? }.
+ */
+export async function chooseBackend(requested = "auto", model = null) {
+  let req = String(requested || "auto").trim().toLowerCase();
+  const unknown = ["auto", "webgpu", "cpu"].includes(req) ? "" : `unknown backend "${requested}" (use auto, webgpu or cpu); `;
+  if (unknown) req = "auto";
+  const cpu = (reason, extra = {}) => ({ backend: "cpu", requested: req, fallback: req === "webgpu" || !!unknown, reason: unknown + reason, ...extra });
+  if (req === "cpu") return cpu("CPU requested", { webgpu: await probeWebGPU() });
+  const gpu = await setupWebGPU();
+  const withGpu = (r) => ({ ...r, webgpu: gpu });
+  if (!gpu.available) return withGpu(cpu(`${gpu.reason}: sampling on the CPU (WebAssembly)`));
+  if (!model) {
+    return withGpu({ backend: req === "webgpu" ? "webgpu" : "auto", requested: req, fallback: false, reason: unknown + `WebGPU adapter: ${gpu.adapter}` });
+  }
+  model.backendChoice ??= new Map();
+  if (!model.backendChoice.has(req)) {
+    model.backendChoice.set(req, (async () => {
+      let twin;
+      try {
+        twin = gpuTwin(model);
+      } catch (e) {
+        return cpu(`${e.message || e}: sampling on the CPU (WebAssembly)`);
+      }
+      if (req === "webgpu") return { backend: "webgpu", requested: req, fallback: false, reason: `WebGPU requested; adapter: ${gpu.adapter}` };
+      try {
+        const gpuRate = await measureRate(twin, AUTO_MILLIS);
+        const cpuRate = await measureRate(model.composer, AUTO_MILLIS);
+        const rates = { webgpu: gpuRate, cpu: cpuRate };
+        const faster = gpuRate > cpuRate ? "webgpu" : "cpu";
+        const reason = `auto: measured WebGPU (${gpu.adapter}) ${fmtRate(gpuRate)} against the CPU (WebAssembly) ${fmtRate(cpuRate)}; the ${faster === "webgpu" ? "GPU" : "CPU"} is faster here`;
+        return { backend: faster, requested: req, fallback: false, reason: unknown + reason, rates };
+      } catch (e) {
+        return cpu(`WebGPU failed while timing it (${e.message || e}): sampling on the CPU (WebAssembly)`);
+      }
+    })());
+  }
+  return withGpu(await model.backendChoice.get(req));
+}
+
+/**
+ * Samples on the backend `choice` picked (chooseBackend) and falls back to the CPU, restarting
+ * the sample there, if the GPU fails on the way. Resolves to sample()'s result plus
+ * { backend, reason, fallback, dispatches }.
+ */
+export async function sampleOn(model, choice, opts, options = {}) {
+  if (choice.backend === "webgpu") {
+    model.composer.start(opts).free(); // bad options throw here, named, before the GPU is involved
+    try {
+      return { ...(await sample(gpuTwin(model), opts, options)), backend: "webgpu", reason: choice.reason, fallback: false };
+    } catch (e) {
+      const reason = `WebGPU failed (${e.message || e}): sampled again on the CPU (WebAssembly)`;
+      model.backendChoice?.clear();
+      model.backendChoice?.set(choice.requested, Promise.resolve({ ...choice, backend: "cpu", fallback: true, reason }));
+      return { ...(await sample(model.composer, opts, options)), backend: "cpu", reason, fallback: true };
+    }
+  }
+  return { ...(await sample(model.composer, opts, options)), backend: "cpu", reason: choice.reason, fallback: !!choice.fallback };
 }
 
 /** Number of complete measures in a raw sample (its `@` barline lines). */

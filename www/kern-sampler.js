@@ -17,7 +17,7 @@ import {
   loadModel,
   parseOptions,
   resolveAsset,
-  sample,
+  sampleOn,
 } from "./core.js";
 import { SCORE_CSS, ScoreView } from "./score-view.js";
 
@@ -148,11 +148,13 @@ export class KernSampler extends HTMLElement {
         meter: this.getAttribute("meter"),
       });
       this.#say("Loading…");
-      const [backend, url] = await Promise.all([chooseBackend(this.getAttribute("backend") || "auto"), this.modelURL()]);
-      const { composer, info } = await loadModel(url);
+      const model = await loadModel(await this.modelURL());
+      const { composer, info } = model;
       if (!current()) throw superseded();
-      this.#say(`Composing with ${info.name || "the model"} (${backend.backend.toUpperCase()})…`);
-      const s = await sample(composer, opts, {
+      const choice = await chooseBackend(this.getAttribute("backend") || "auto", model);
+      if (!current()) throw superseded();
+      this.#say(`Composing with ${info.name || "the model"} (${choice.backend.toUpperCase()})…`);
+      const s = await sampleOn(model, choice, opts, {
         signal: abort.signal,
         onProgress: ({ chars, total, millis }) => {
           if (!current()) return;
@@ -166,8 +168,9 @@ export class KernSampler extends HTMLElement {
       const result = {
         kern,
         raw: s.raw,
-        backend: backend.backend,
-        backendReason: backend.reason,
+        backend: s.backend,
+        backendReason: s.reason,
+        dispatches: s.dispatches,
         chars: s.chars,
         total: s.total,
         millis: Math.round(s.millis),
@@ -179,8 +182,8 @@ export class KernSampler extends HTMLElement {
       this.#result = result;
       this.#progress.value = 1;
       this.#say(
-        `${s.stopped ? "Stopped at" : "Composed"} ${s.chars} characters in ${(s.millis / 1000).toFixed(1)} s on the ${backend.backend.toUpperCase()}` +
-          (backend.fallback ? ` (${backend.reason})` : ""),
+        `${s.stopped ? "Stopped at" : "Composed"} ${s.chars} characters in ${(s.millis / 1000).toFixed(1)} s on the ${s.backend.toUpperCase()}` +
+          (s.fallback ? ` (${s.reason})` : ""),
       );
       this.#button.textContent = "Compose";
       this.#abort = null;

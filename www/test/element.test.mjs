@@ -117,17 +117,26 @@ for (const config of CONFIGS) {
       assert.equal(raw.result.chars, 250);
     });
 
-    test("backend: webgpu falls back to the CPU with the reason; cpu is the CPU", async () => {
+    test("backend: webgpu samples on the GPU where there is one, else on the CPU with the reason; cpu is the CPU", async () => {
       const gpu = await generate(page, "gpu");
-      assert.equal(gpu.result.backend, "cpu");
-      assert.equal(gpu.result.raw, native(5, 300));
-      if (config.webgpu) assert.match(gpu.result.backendReason, /WebGPU requested; WebGPU adapter: .*no WebGPU sampler/);
-      else assert.match(gpu.result.backendReason, /WebGPU requested, but (this browser has no WebGPU|WebGPU is present but offers no adapter)/);
-      const status = await page.evaluate(() => document.getElementById("gpu").shadowRoot.querySelector(".status").textContent);
-      assert.match(status, /on the CPU \(WebGPU requested/);
       const cpu = await generate(page, "cpu");
       assert.equal(cpu.result.backend, "cpu");
-      assert.equal(cpu.result.raw, gpu.result.raw);
+      assert.equal(cpu.result.raw, native(5, 300));
+      const status = await page.evaluate(() => document.getElementById("gpu").shadowRoot.querySelector(".status").textContent);
+      if (config.webgpu) {
+        assert.equal(gpu.result.backend, "webgpu", gpu.result.backendReason);
+        assert.match(gpu.result.backendReason, /^WebGPU requested; adapter: /);
+        assert.match(status, /on the WEBGPU$/);
+        // Another random stream than the CPU's, so another text; the grammar holds all the same.
+        assert.ok(gpu.result.chars >= 300 && gpu.result.dispatches >= 1 && gpu.result.dispatches < gpu.result.chars);
+        const check = await page.evaluate(async (kern) => (await import("../pkg/kernrnn.js")).checkScore(kern), gpu.result.kern);
+        assert.equal(check.valid, true, JSON.stringify(check.problems));
+      } else {
+        assert.equal(gpu.result.backend, "cpu");
+        assert.equal(gpu.result.raw, cpu.result.raw);
+        assert.match(gpu.result.backendReason, /^(this browser has no WebGPU|WebGPU is present but offers no adapter).*: sampling on the CPU/);
+        assert.match(status, /on the CPU \((this browser has no WebGPU|WebGPU is present but offers no adapter)/);
+      }
     });
 
     test("errors: a rejected promise, an error event and a visible message", async () => {

@@ -100,6 +100,60 @@ for (const config of CONFIGS) {
       assert.deepEqual(page.errors, []);
     });
 
+    test("backend: auto measures both paths; webgpu samples on the GPU (logits within 1e-3 of the CPU's)", async () => {
+      const page = await browser.newPage();
+      await page.goto(srv.url(`#model=${MODEL}&seed=3&length=300&backend=webgpu`));
+      assert.equal(await settled(page), "done", await page.textContent("#error"));
+      const backend = page.locator("#backend");
+      const status = await page.textContent("#status");
+      assert.equal(await page.inputValue("#backend-choice"), "webgpu");
+      if (!config.webgpu) {
+        assert.equal(await backend.getAttribute("data-backend"), "cpu");
+        assert.match(await backend.textContent(), /Backend: CPU \(WebAssembly\)\. (this browser has no WebGPU|WebGPU is present but offers no adapter)/);
+        assert.equal(await page.textContent("#raw"), native({ seed: 3, length: 300 }));
+        return;
+      }
+      assert.equal(await backend.getAttribute("data-backend"), "webgpu", await backend.textContent());
+      assert.match(await backend.textContent(), /^Backend: WebGPU\. WebGPU requested; adapter: /);
+      const [, chars, dispatches] = status.match(/^Composed ([\d,]+) characters .* on the GPU \(WebGPU\), ([\d,]+) GPU dispatches \([\d.]+ per character\)\.$/);
+      assert.ok(Number(dispatches.replace(/,/g, "")) < Number(chars.replace(/,/g, "")), status);
+      assert.ok((await engravedNotes(page)) > 0, "notes in the engraved SVG");
+      await page.waitForSelector("#check:not([hidden])");
+      assert.equal(await page.getAttribute("#check", "data-valid"), "1", await page.textContent("#check-summary"));
+
+      // The kernel's logits for a fixed input agree with the CPU step's, and its argmax sample
+      // (which needs no random numbers) is the CPU's over many chunks: the state it carries
+      // from chunk to chunk stays right (a cell state that grows large once made tanh NaN).
+      const text = native({ seed: 9, length: 80, raw: true }).slice(0, 64);
+      const { worst, gpuText, cpuText } = await page.evaluate(async ({ url, text }) => {
+        const mod = await import("./pkg/kernrnn.js");
+        await mod.default({ module_or_path: new URL("./pkg/kernrnn_bg.wasm", location.href) });
+        await mod.initWebGpu();
+        const composer = new mod.Composer(new Uint8Array(await (await fetch(url)).arrayBuffer()));
+        const cpu = composer.logitsFor(text);
+        const gpu = await composer.gpu().logitsFor(text);
+        let worst = cpu.length === gpu.length && cpu.length === [...text].length ? 0 : Infinity;
+        cpu.forEach((row, i) => row.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - gpu[i][j])))));
+        const opts = { raw: true, argmax: true, length: 400 };
+        const s = composer.gpu().start(opts);
+        s.fixSteps(16);
+        let gpuText = s.prime();
+        while (!s.done()) gpuText += await s.next(1000);
+        return { worst, gpuText, cpuText: composer.start(opts).next(1000) };
+      }, { url: MODEL, text });
+      assert.ok(worst < 1e-3, `GPU logits differ from the CPU's by ${worst}`);
+      assert.equal(gpuText, "@\n" + cpuText);
+
+      // auto: both paths are timed and the faster one is named.
+      await page.goto("about:blank");
+      await page.goto(srv.url(`#model=${MODEL}&seed=3&length=300`));
+      assert.equal(await settled(page), "done", await page.textContent("#error"));
+      const auto = await backend.textContent();
+      assert.match(auto, /auto: measured WebGPU \(.*\) [\d,]+ chars\/s against the CPU \(WebAssembly\) [\d,]+ chars\/s; the (GPU|CPU) is faster here/);
+      assert.equal(await backend.getAttribute("data-backend"), /the GPU is faster/.test(auto) ? "webgpu" : "cpu");
+      assert.deepEqual(page.errors, []);
+    });
+
     test("a shared link recreates the same piece, prime, meter, raw and argmax included", async () => {
       const prime = "@\n4C\t8c\t.\n";
       const page = await browser.newPage();
