@@ -255,6 +255,15 @@ mod gpu {
             Ok(GpuSampling { inner: Rc::new(RefCell::new(Some(inner))) })
         }
 
+        /// Starts several samples that every dispatch advances together (variations): an
+        /// Array of option objects sharing temperature and argmax; `nextBatch` gives their text.
+        #[wasm_bindgen(js_name = startBatch)]
+        pub fn start_batch(&self, opts: js_sys::Array) -> Result<GpuSampling, JsError> {
+            let opts = opts.iter().map(sample_options).collect::<Result<Vec<_>, _>>()?;
+            let inner = Inner::batch(self.model.clone(), opts).map_err(js_err)?;
+            Ok(GpuSampling { inner: Rc::new(RefCell::new(Some(inner))) })
+        }
+
         /// Resolves to the logits after each character of `text` (at most 64), fed from the
         /// zero state: an Array of Float32Arrays, to compare with `Composer.logitsFor`.
         #[wasm_bindgen(js_name = logitsFor)]
@@ -305,8 +314,33 @@ mod gpu {
             })
         }
 
+        /// Resolves to an Array of the text each sample of a batch drew in one dispatch (at
+        /// most `max` characters each).
+        #[wasm_bindgen(js_name = nextBatch)]
+        pub fn next_batch(&self, max: usize) -> js_sys::Promise {
+            let cell = self.inner.clone();
+            wasm_bindgen_futures::future_to_promise(async move {
+                let mut s = cell
+                    .borrow_mut()
+                    .take()
+                    .ok_or_else(|| JsValue::from(JsError::new("this sampling is busy: await next() first")))?;
+                let mut outs = vec![String::new(); s.len()];
+                let result = s.next_batch(max.max(1), &mut outs).await;
+                *cell.borrow_mut() = Some(s);
+                result.map_err(|e| JsValue::from(js_err(e)))?;
+                Ok(outs.into_iter().map(JsValue::from).collect::<js_sys::Array>().into())
+            })
+        }
+
+        /// Characters drawn so far by the first sample (not counting the prime).
         pub fn produced(&self) -> Result<usize, JsError> {
             self.with(|s| s.produced())
+        }
+
+        /// Characters drawn so far by each sample of a batch.
+        #[wasm_bindgen(js_name = producedEach)]
+        pub fn produced_each(&self) -> Result<Vec<usize>, JsError> {
+            self.with(|s| s.produced_each())
         }
 
         pub fn total(&self) -> Result<usize, JsError> {

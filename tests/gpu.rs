@@ -89,9 +89,43 @@ fn gpu_raw_samples_have_the_length_asked_and_depend_on_the_seed() {
     // Raw: every candidate is taken, so 299 characters after the CPU's first take 5 launches.
     assert_eq!(dispatches, 299usize.div_ceil(CHUNK));
     assert_eq!(sample_on_gpu(&gpu, &opts).0, a, "same seed, same text");
+    // Whatever the chunk sizes.
+    let mut fixed = GpuSampling::new(gpu.clone(), opts.clone()).unwrap();
+    fixed.fix_steps(8);
+    let mut b = opts.prime.clone();
+    while !fixed.is_done() {
+        cubecl::future::block_on(fixed.next_chunk(usize::MAX, &mut b)).unwrap();
+    }
+    assert_eq!(b, a);
     assert_ne!(sample_on_gpu(&gpu, &SampleOptions { seed: 6, ..opts.clone() }).0, a);
     // Argmax is the CPU's argmax (ties aside, which these logits do not have).
     let greedy = SampleOptions { argmax: true, length: 200, ..opts };
     let cpu_text = kernrnn::sample(cpu, &greedy).unwrap();
     assert_eq!(sample_on_gpu(&gpu, &greedy).0, cpu_text);
+}
+
+#[test]
+fn a_batch_samples_variations_in_one_launch_each_as_alone() {
+    let device = device();
+    let gpu = Arc::new(GpuModel::new(&device, shipped("mozart")).unwrap());
+    let opts: Vec<_> = (1..=4).map(|seed| SampleOptions { seed, length: 300, ..SampleOptions::default() }).collect();
+    let mut batch = GpuSampling::batch(gpu.clone(), opts.clone()).unwrap();
+    let mut outs: Vec<String> = opts.iter().map(|o| o.prime.clone()).collect();
+    while !batch.is_done() {
+        assert!(cubecl::future::block_on(batch.next_batch(usize::MAX, &mut outs)).unwrap() >= 1);
+    }
+    let mut alone_dispatches = 0;
+    for (o, text) in opts.iter().zip(&outs) {
+        // A character's random number depends on its position alone: the same text as alone.
+        let (alone, d) = sample_on_gpu(&gpu, o);
+        assert_eq!(text, &alone, "seed {}", o.seed);
+        alone_dispatches += d;
+        assert!(check_kern(&reconstruct(text, &ScoreOptions::default())).is_valid());
+    }
+    assert_ne!(outs[0], outs[1]);
+    assert!(batch.dispatches() < alone_dispatches, "{} launches for the batch, {alone_dispatches} one by one", batch.dispatches());
+    assert_eq!(batch.produced_each().len(), 4);
+    // Temperature is the kernel's: a batch shares it.
+    let mixed = vec![opts[0].clone(), SampleOptions { temperature: 1.1, ..opts[1].clone() }];
+    assert!(GpuSampling::batch(gpu, mixed).is_err());
 }

@@ -13,6 +13,7 @@ import {
   loadWasm,
   parseOptions,
   randomSeed,
+  sampleBatchOnGpu,
   sampleOn,
 } from "./core.js";
 import { getEngraver, showSvg } from "./engraver.js";
@@ -181,7 +182,12 @@ function addMeter(m) {
 }
 
 /** The URL fragment that recreates the current options. */
-function optionsHash(opts, modelKey) {
+/**
+ * The address fragment for these options. `backend` is where the piece was sampled: a piece
+ * from the GPU says `backend=webgpu`, since its random stream differs from the CPU's, so the
+ * link recreates it there (where WebGPU is missing, the CPU gives another piece).
+ */
+function optionsHash(opts, modelKey, backend = ui.backendChoice.value) {
   const p = new URLSearchParams();
   if (modelKey) p.set("model", modelKey);
   p.set("seed", opts.seed);
@@ -191,7 +197,7 @@ function optionsHash(opts, modelKey) {
   if (opts.argmax) p.set("argmax", "1");
   if (opts.raw) p.set("raw", "1");
   if (opts.meter !== DEFAULTS.meter) p.set("meter", opts.meter);
-  if (ui.backendChoice.value !== "auto") p.set("backend", ui.backendChoice.value);
+  if (backend && backend !== "auto") p.set("backend", backend);
   return "#" + p.toString();
 }
 
@@ -248,12 +254,12 @@ function showBackend(b) {
   if (b.webgpu) ui.backend.dataset.webgpu = b.webgpu.available ? "available" : "unavailable";
 }
 
-async function composeOne(model, opts, { signal, live, progress }) {
+async function composeOne(model, opts, { signal, live, progress, backend }) {
   const score = (raw) => model.composer.score(raw, opts).kern;
   let measures = 0;
   let lastDraw = 0;
-  const choice = await chooseBackend(ui.backendChoice.value, model);
-  showBackend(choice);
+  const choice = await chooseBackend(backend || ui.backendChoice.value, model);
+  if (!backend) showBackend(choice);
   const s = await sampleOn(model, choice, opts, {
     signal,
     onProgress: ({ chars, total, raw, millis }) => {
@@ -273,11 +279,37 @@ async function composeOne(model, opts, { signal, live, progress }) {
     },
   });
   if (s.backend !== choice.backend) showBackend(s);
+  return makePiece(model, opts, s);
+}
+
+/** A piece from a finished sample `s` ({ raw, chars, millis, backend, ... }): its score and views. */
+function makePiece(model, opts, s) {
+  const score = (raw) => model.composer.score(raw, opts).kern;
   const kern = score(s.raw);
   const start = firstMeasures(s.raw, MAX_ENGRAVED_MEASURES);
   const engraved = start.cut ? score(start.raw) : kern;
   const thumb = () => score(firstMeasures(s.raw, 8).raw);
   return { ...s, kern, engraved, thumb, cut: start.cut, opts, modelName: model.info.name, modelKey: model.key };
+}
+
+/** The 8 variations on the GPU in one batch (each dispatch advances all 8); null if it fails. */
+async function variationsOnGpu(model, choice, optsList, signal) {
+  try {
+    const total = optsList.reduce((a, o) => a + o.length, 0);
+    const b = await sampleBatchOnGpu(model, optsList, {
+      signal,
+      onProgress: ({ produced, millis }) => {
+        const chars = produced.reduce((a, n, i) => a + Math.min(n, optsList[i].length), 0);
+        ui.progress.value = Math.min(1, chars / total);
+        say(`8 variations at once on the GPU: ${chars.toLocaleString("en")} / ${total.toLocaleString("en")} characters · ${rate(chars, millis)}`);
+      },
+    });
+    const perPiece = { backend: "webgpu", reason: choice.reason, fallback: false, dispatches: b.dispatches };
+    return { pieces: b.pieces.map((s, i) => makePiece(model, optsList[i], { ...s, ...perPiece })), dispatches: b.dispatches, millis: b.millis };
+  } catch (e) {
+    showBackend({ ...choice, backend: "cpu", fallback: true, reason: `WebGPU failed (${e.message || e}): the variations are sampled on the CPU (WebAssembly)` });
+    return null;
+  }
 }
 
 async function compose() {
@@ -315,6 +347,7 @@ async function compose() {
         `${(piece.millis / 1000).toFixed(1)} s (${rate(piece.chars, piece.millis)}) on the ${piece.backend === "webgpu" ? "GPU (WebGPU)" : "CPU"}` +
         (piece.dispatches ? `, ${piece.dispatches.toLocaleString("en")} GPU dispatches (${(piece.dispatches / Math.max(piece.chars, 1)).toFixed(2)} per character).` : "."),
     );
+    if (piece.backend === "webgpu") setHash(optionsHash(opts, model.key, "webgpu"));
     await setPiece(piece);
   } catch (e) {
     showError(e.message || String(e));
@@ -389,12 +422,27 @@ async function composeVariations() {
   ui.progress.value = 0;
   try {
     const model = await selectedModel();
+    const optsList = Array.from({ length: 8 }, (_, k) => ({ ...base, seed: base.seed + k }));
+    const choice = await chooseBackend(ui.backendChoice.value, model);
+    showBackend(choice);
+    model.composer.start(base).free(); // bad options throw here, named
+    const gpu = choice.backend === "webgpu" ? await variationsOnGpu(model, choice, optsList, abort.signal) : null;
+    if (gpu) {
+      for (const piece of gpu.pieces) addVariation(piece);
+      const chars = gpu.pieces.reduce((a, p) => a + p.chars, 0);
+      say(
+        `${abort.signal.aborted ? "Stopped: " : ""}8 variations, ${chars.toLocaleString("en")} characters in ${(gpu.millis / 1000).toFixed(1)} s ` +
+          `(${rate(chars, gpu.millis)}) on the GPU (WebGPU), ${gpu.dispatches.toLocaleString("en")} GPU dispatches for all 8 at once: pick one.`,
+      );
+      return;
+    }
     const total = base.length * 8;
     for (let k = 0; k < 8 && !abort.signal.aborted; k++) {
-      const opts = { ...base, seed: base.seed + k };
+      const opts = optsList[k];
       const piece = await composeOne(model, opts, {
         signal: abort.signal,
         live: false,
+        backend: "cpu",
         progress: (chars, _total, millis) => {
           ui.progress.value = Math.min(1, (k * base.length + Math.min(chars, base.length)) / total);
           say(`Variation ${k + 1} of 8 (seed ${opts.seed}): ${chars.toLocaleString("en")} / ${base.length.toLocaleString("en")} characters · ${rate(chars, millis)}`);
@@ -431,7 +479,7 @@ function addVariation(piece) {
     for (const other of ui.variationsList.children) other.classList.remove("picked");
     li.classList.add("picked");
     writeForm(piece.opts);
-    setHash(optionsHash(piece.opts, piece.modelKey));
+    setHash(optionsHash(piece.opts, piece.modelKey, piece.backend === "webgpu" ? "webgpu" : ui.backendChoice.value));
     clearError();
     say(`Seed ${piece.opts.seed} picked.`);
     await setPiece(piece);

@@ -334,6 +334,43 @@ export async function sampleOn(model, choice, opts, options = {}) {
   return { ...(await sample(model.composer, opts, options)), backend: "cpu", reason: choice.reason, fallback: !!choice.fallback };
 }
 
+/**
+ * Samples several option sets (variations, sharing temperature and argmax) together on the GPU:
+ * each dispatch advances all of them, one workgroup each. `onProgress({ produced, millis })`
+ * runs after each dispatch (`produced`: characters per sample). Resolves to
+ * { pieces: [{ raw, chars, total, millis, stopped }], dispatches, millis }.
+ */
+export async function sampleBatchOnGpu(model, optsList, { onProgress, signal } = {}) {
+  const batch = gpuTwin(model).startBatch(optsList);
+  const t0 = performance.now();
+  const raws = optsList.map((o) => o.prime);
+  let stopped = false;
+  let painted = t0;
+  try {
+    while (!batch.done()) {
+      if (signal?.aborted) {
+        stopped = true;
+        break;
+      }
+      const parts = await withTimeout(batch.nextBatch(100000), 30000, "sampling a chunk of the variations");
+      parts.forEach((p, i) => (raws[i] += p));
+      onProgress?.({ produced: [...batch.producedEach()], millis: performance.now() - t0 });
+      if (performance.now() - painted > 100) {
+        await nextFrame();
+        painted = performance.now();
+      } else {
+        await yieldToEventLoop();
+      }
+    }
+    const produced = [...batch.producedEach()];
+    const millis = performance.now() - t0;
+    const pieces = raws.map((raw, i) => ({ raw, chars: produced[i], total: optsList[i].length, millis, stopped }));
+    return { pieces, dispatches: batch.dispatches(), millis };
+  } finally {
+    batch.free();
+  }
+}
+
 /** Number of complete measures in a raw sample (its `@` barline lines). */
 export function countBarlines(raw) {
   return barlineAt(raw, Infinity).count;

@@ -31,6 +31,10 @@ use crate::weights::Hyper;
 
 /// The most characters one launch runs.
 pub const CHUNK: usize = 64;
+/// Control words per sample of a launch (see [`lstm_chunk`]).
+const CTRL: usize = 5 + CHUNK;
+/// The most samples one launch runs (one workgroup each).
+pub const MAX_BATCH: usize = 64;
 /// The fewest: a launch runs 8, 16, 32 or 64 steps (four compiled variants), about twice the
 /// run of candidates the grammar has been accepting, so little work is thrown away.
 pub const MIN_STEPS: usize = 8;
@@ -77,8 +81,9 @@ fn pcg_hash(v: u32) -> u32 {
 ///
 /// Four storage buffers (WebGPU guarantees 8 per stage; cubecl adds one for its metadata):
 /// - `params`: every weight, in the order of [`GpuModel::new`] (offsets follow from the sizes);
-/// - `ctrl`: per sample `b`, from `b * (4 + slots)`: start slot, first token, forced count,
-///   random counter, then `slots` forced tokens;
+/// - `ctrl`: per sample `b`, from `b * (5 + slots)`: start slot, first token, forced count,
+///   position of the first candidate in the sample (step k draws the random number of position
+///   + k), random seed, then `slots` forced tokens;
 /// - `states`: per sample, `slots` states (h then c of every layer);
 /// - `out`: per sample, from `b * slots * (vocab + 1)`: `slots` rows of logits, then `slots`
 ///   candidates (as f32, exact below 2^24).
@@ -95,7 +100,6 @@ fn lstm_chunk(
     states: &mut [f32],
     out: &mut [f32],
     inv_temperature: f32,
-    seed: u32,
     argmax: u32,
     #[comptime] layers: usize,
     #[comptime] hidden: usize,
@@ -117,10 +121,11 @@ fn lstm_chunk(
     let mut lg_sh = Shared::<[f32]>::new_slice(vocab);
     let mut tok = Shared::<u32>::new();
 
-    let cb = b * comptime!(4 + slots);
+    let cb = b * comptime!(5 + slots);
     let start = ctrl[cb] as usize;
     let n_forced = ctrl[cb + 2] as usize;
     let counter = ctrl[cb + 3];
+    let seed = ctrl[cb + 4];
     let ob = b * comptime!(slots * (vocab + 1));
     let slot0 = (b * slots + start) * 2 * lh;
     for l in 0..layers {
@@ -220,7 +225,7 @@ fn lstm_chunk(
             }
             out[ob + comptime!(slots * vocab) + k] = f32::cast_from(pick as u32);
             if k + 1 < n_forced {
-                *tok = ctrl[cb + 4 + k + 1];
+                *tok = ctrl[cb + 5 + k + 1];
             } else {
                 *tok = pick as u32;
             }
@@ -368,19 +373,18 @@ impl GpuModel {
         2 * self.hyper.layers * self.hyper.hidden
     }
 
-    /// Launches one chunk of `steps` steps for `ctrl.len() / (4 + CHUNK)` samples; returns
+    /// Launches one chunk of `steps` steps for `ctrl.len() / CTRL` samples; returns
     /// (candidates, logits), [`CHUNK`] of each per sample.
     async fn run_chunk(
         &self,
         states: &Handle,
         ctrl: &[u32],
         temperature: f32,
-        seed: u32,
         argmax: bool,
         steps: usize,
     ) -> Result<(Vec<u32>, Vec<f32>), GpuError> {
         let client = &self.device.client;
-        let batch = ctrl.len() / (4 + CHUNK);
+        let batch = ctrl.len() / CTRL;
         let (v, l, h) = (self.hyper.vocab_size, self.hyper.layers, self.hyper.hidden);
         let ctrl_h = client.create_from_slice(&u32_bytes(ctrl));
         let out_len = batch * CHUNK * (v + 1);
@@ -397,7 +401,6 @@ impl GpuModel {
                 BufferArg::from_raw_parts(states.clone(), len(states)),
                 BufferArg::from_raw_parts(out.clone(), out_len),
                 1.0 / temperature,
-                seed,
                 argmax as u32,
                 l,
                 h,
@@ -420,11 +423,11 @@ impl GpuModel {
         Ok((tokens, logits))
     }
 
-    /// A states buffer of `batch` samples x [`CHUNK`] slots, slot 0 of each set to `state`.
-    fn states_buffer(&self, batch: usize, h: &[f32], c: &[f32]) -> Handle {
+    /// A states buffer of one sample per `(h, c)` x [`CHUNK`] slots, slot 0 set to it.
+    fn states_buffer<'a>(&self, starts: impl ExactSizeIterator<Item = (&'a [f32], &'a [f32])>) -> Handle {
         let n = self.state_len();
-        let mut data = vec![0.0f32; batch * CHUNK * n];
-        for b in 0..batch {
+        let mut data = vec![0.0f32; starts.len() * CHUNK * n];
+        for (b, (h, c)) in starts.enumerate() {
             let at = b * CHUNK * n;
             data[at..at + n / 2].copy_from_slice(h);
             data[at + n / 2..at + n].copy_from_slice(c);
@@ -440,78 +443,128 @@ impl GpuModel {
             return Err(GpuError::Device(format!("logits_for takes 1 to {CHUNK} known tokens")));
         }
         let zeros = vec![0.0; n / 2];
-        let states = self.states_buffer(1, &zeros, &zeros);
-        let mut ctrl = vec![0u32; 4 + CHUNK];
+        let states = self.states_buffer(std::iter::once((&zeros[..], &zeros[..])));
+        let mut ctrl = vec![0u32; CTRL];
         ctrl[1] = tokens[0] as u32;
         ctrl[2] = tokens.len() as u32;
-        for (f, &t) in ctrl[4..].iter_mut().zip(tokens) {
+        for (f, &t) in ctrl[5..].iter_mut().zip(tokens) {
             *f = t as u32;
         }
-        let (_, logits) = self.run_chunk(&states, &ctrl, 1.0, 0, true, CHUNK).await?;
+        let (_, logits) = self.run_chunk(&states, &ctrl, 1.0, true, CHUNK).await?;
         let v = self.hyper.vocab_size;
         Ok(logits.chunks(v).take(tokens.len()).map(|r| r.to_vec()).collect())
     }
 }
 
-/// One sample on the GPU: [`Sampler`] keeps the options, the grammar and the length rule; the
-/// GPU runs the LSTM and proposes characters.
+/// One sample of a batch: [`Sampler`] keeps its options, grammar and length rule.
+struct Lane {
+    sampler: Sampler,
+    /// The state slot and token its next launch starts from.
+    next: (u32, u32),
+    seed: u32,
+    /// The first character, drawn on the CPU from the prime's logits, not yet handed out.
+    first: Option<char>,
+}
+
+impl Lane {
+    fn is_done(&self) -> bool {
+        self.first.is_none() && self.sampler.is_done()
+    }
+}
+
+/// Samples on the GPU: one, or a batch (variations) that every launch advances together, one
+/// workgroup each. The GPU runs the LSTM and proposes characters; each sample's [`Sampler`]
+/// takes or redraws them.
 pub struct GpuSampling {
     model: Arc<GpuModel>,
-    sampler: Sampler,
+    lanes: Vec<Lane>,
     states: Handle,
-    /// The state slot and token the next launch starts from.
-    next: (u32, u32),
-    /// Offset of the next launch in the GPU's random stream.
-    counter: u32,
-    seed: u32,
     dispatches: usize,
     /// Steps the next launch runs (adapts to how many candidates the grammar takes).
     steps: usize,
     /// Steps every launch runs, if set (benchmarks).
     fixed_steps: Option<usize>,
-    /// The first character, drawn on the CPU from the prime's logits, not yet handed out.
-    first: Option<char>,
 }
 
 impl GpuSampling {
     /// Feeds the prime on the CPU (the same code as the CPU path) and draws the first character
     /// there; the GPU takes over from the state that leaves.
     pub fn new(model: Arc<GpuModel>, opts: SampleOptions) -> Result<GpuSampling, GpuError> {
-        let mut sampler = Sampler::new(model.cpu.clone(), opts)?;
-        let (h, c) = sampler.state().h_and_c();
-        let states = model.states_buffer(1, h, c);
-        let logits = sampler.logits().to_vec();
-        let first = sampler.decide(&logits, None);
-        let seed = sampler.options().seed;
-        let opts_raw = sampler.options().raw;
+        Self::batch(model, vec![opts])
+    }
+
+    /// Several samples at once (at most [`MAX_BATCH`]); they may differ in seed, prime, length,
+    /// meter and grammar, but share the temperature and argmax (the kernel's parameters).
+    pub fn batch(model: Arc<GpuModel>, opts: Vec<SampleOptions>) -> Result<GpuSampling, GpuError> {
+        let Some(first) = opts.first() else {
+            return Err(GpuError::Device("a batch needs at least one sample".into()));
+        };
+        if opts.len() > MAX_BATCH {
+            return Err(GpuError::Device(format!("a batch holds at most {MAX_BATCH} samples, not {}", opts.len())));
+        }
+        if opts.iter().any(|o| o.temperature != first.temperature || o.argmax != first.argmax) {
+            return Err(GpuError::Device("the samples of a batch must share temperature and argmax".into()));
+        }
+        let raw = opts.iter().all(|o| o.raw);
+        let mut lanes = Vec::with_capacity(opts.len());
+        for o in opts {
+            let seed = o.seed;
+            let mut sampler = Sampler::new(model.cpu.clone(), o)?;
+            let logits = sampler.logits().to_vec();
+            let state = sampler.state().clone();
+            let first = sampler.decide(&logits, None);
+            lanes.push((
+                Lane {
+                    next: (0, first.map_or(0, |(t, _)| t as u32)),
+                    seed: (seed ^ (seed >> 32)) as u32,
+                    first: first.map(|(_, c)| c),
+                    sampler,
+                },
+                state,
+            ));
+        }
+        let states = model.states_buffer(lanes.iter().map(|(_, s)| s.h_and_c()));
         Ok(GpuSampling {
+            lanes: lanes.into_iter().map(|(lane, _)| lane).collect(),
             states,
-            next: (0, first.map_or(0, |(t, _)| t as u32)),
-            counter: 0,
-            seed: (seed ^ (seed >> 32)) as u32,
             dispatches: 0,
             fixed_steps: None,
-            steps: if opts_raw { CHUNK } else { MIN_STEPS * 2 },
-            first: first.map(|(_, c)| c),
+            steps: if raw { CHUNK } else { MIN_STEPS * 2 },
             model,
-            sampler,
         })
     }
 
+    /// The first sample's options.
     pub fn options(&self) -> &SampleOptions {
-        self.sampler.options()
+        self.lanes[0].sampler.options()
     }
 
+    /// Samples in this batch.
+    pub fn len(&self) -> usize {
+        self.lanes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lanes.is_empty()
+    }
+
+    /// Characters drawn so far by the first sample (not counting its prime).
     pub fn produced(&self) -> usize {
-        self.sampler.produced()
+        self.lanes[0].sampler.produced()
+    }
+
+    /// Characters drawn so far by each sample.
+    pub fn produced_each(&self) -> Vec<usize> {
+        self.lanes.iter().map(|l| l.sampler.produced()).collect()
     }
 
     pub fn rhythm_relaxed(&self) -> usize {
-        self.sampler.rhythm_relaxed()
+        self.lanes.iter().map(|l| l.sampler.rhythm_relaxed()).sum()
     }
 
+    /// Whether every sample is complete.
     pub fn is_done(&self) -> bool {
-        self.first.is_none() && self.sampler.is_done()
+        self.lanes.iter().all(Lane::is_done)
     }
 
     /// Runs every launch for `steps` steps (rounded to 8, 16, 32 or 64) instead of adapting
@@ -522,50 +575,73 @@ impl GpuSampling {
         self.steps = steps;
     }
 
-    /// Kernel launches so far (one per chunk).
+    /// Kernel launches so far (one per chunk, whatever the batch size).
     pub fn dispatches(&self) -> usize {
         self.dispatches
     }
 
-    /// Appends at least one character (unless done) and at most `max` to `out`; one GPU launch
-    /// and one read-back per call. Returns how many.
+    /// For a single sample: appends at least one character (unless done) and at most `max` to
+    /// `out`; one GPU launch and one read-back per call. Returns how many.
     pub async fn next_chunk(&mut self, max: usize, out: &mut String) -> Result<usize, GpuError> {
-        let mut count = 0;
-        if let Some(c) = self.first.take() {
-            out.push(c);
-            count += 1;
-        }
-        if count >= max || self.sampler.is_done() {
-            return Ok(count);
-        }
-        let opts = self.sampler.options();
-        let (temperature, argmax) = (opts.temperature, opts.argmax);
-        let mut ctrl = [0u32; 4 + CHUNK];
-        ctrl[..4].copy_from_slice(&[self.next.0, self.next.1, 0, self.counter]);
-        let steps = self.steps;
-        let (tokens, logits) =
-            self.model.run_chunk(&self.states, &ctrl, temperature, self.seed, argmax, steps).await?;
-        self.dispatches += 1;
-        self.counter = self.counter.wrapping_add(steps as u32);
-        let v = self.model.hyper.vocab_size;
-        let before = count;
-        for k in 0..steps {
-            let candidate = tokens[k] as usize;
-            let Some((t, c)) = self.sampler.decide(&logits[k * v..(k + 1) * v], Some(candidate)) else {
-                break;
-            };
-            out.push(c);
-            count += 1;
-            self.next = (k as u32, t as u32);
-            if t != candidate || count >= max {
-                break;
+        let mut outs = vec![String::new(); self.lanes.len()];
+        let n = self.next_batch(max, &mut outs).await?;
+        out.push_str(&outs[0]);
+        Ok(n)
+    }
+
+    /// Appends to `outs[i]` what sample i drew in one launch (at most `max` characters each);
+    /// returns how many characters in all (0 once every sample is done).
+    pub async fn next_batch(&mut self, max: usize, outs: &mut [String]) -> Result<usize, GpuError> {
+        let mut count = vec![0usize; self.lanes.len()];
+        for ((lane, out), n) in self.lanes.iter_mut().zip(outs.iter_mut()).zip(&mut count) {
+            if let Some(c) = lane.first.take() {
+                out.push(c);
+                *n += 1;
             }
         }
-        // Next time run about twice the characters this launch gave (a power of two, so at
+        let busy = |lane: &Lane, n: usize| n < max && !lane.sampler.is_done();
+        if !self.lanes.iter().zip(&count).any(|(l, &n)| busy(l, n)) {
+            return Ok(count.iter().sum());
+        }
+        let opts = self.lanes[0].sampler.options();
+        let (temperature, argmax) = (opts.temperature, opts.argmax);
+        let steps = self.steps;
+        let mut ctrl = vec![0u32; CTRL * self.lanes.len()];
+        for (lane, c) in self.lanes.iter().zip(ctrl.chunks_mut(CTRL)) {
+            // The random number for a character depends on its position alone, so a sample is
+            // the same whatever the chunk sizes and whatever else is in the batch.
+            let position = lane.sampler.produced() as u32;
+            c[..5].copy_from_slice(&[lane.next.0, lane.next.1, 0, position, lane.seed]);
+        }
+        let (tokens, logits) = self.model.run_chunk(&self.states, &ctrl, temperature, argmax, steps).await?;
+        self.dispatches += 1;
+        let v = self.model.hyper.vocab_size;
+        let mut longest = 0usize;
+        for (b, ((lane, out), n)) in self.lanes.iter_mut().zip(outs.iter_mut()).zip(&mut count).enumerate() {
+            if !busy(lane, *n) {
+                continue;
+            }
+            let mut run = 0usize;
+            for k in 0..steps {
+                let row = (b * CHUNK + k) * v;
+                let candidate = tokens[b * CHUNK + k] as usize;
+                let Some((t, c)) = lane.sampler.decide(&logits[row..row + v], Some(candidate)) else {
+                    break;
+                };
+                out.push(c);
+                *n += 1;
+                run += 1;
+                lane.next = (k as u32, t as u32);
+                if t != candidate || *n >= max {
+                    break;
+                }
+            }
+            longest = longest.max(run);
+        }
+        // Next time run about twice the characters the best sample took (a power of two, so at
         // most four kernels are compiled).
-        let run = count - before;
-        self.steps = self.fixed_steps.unwrap_or((2 * run).next_power_of_two().clamp(MIN_STEPS, CHUNK));
-        Ok(count)
+        self.steps = self.fixed_steps.unwrap_or((2 * longest).next_power_of_two().clamp(MIN_STEPS, CHUNK));
+        Ok(count.iter().sum())
     }
 }
 

@@ -144,6 +144,25 @@ for (const config of CONFIGS) {
       assert.ok(worst < 1e-3, `GPU logits differ from the CPU's by ${worst}`);
       assert.equal(gpuText, "@\n" + cpuText);
 
+      // 8 variations on WebGPU: one batch, each dispatch advances all 8.
+      await page.goto("about:blank");
+      await page.goto(srv.url(`#model=${MODEL}&backend=webgpu`));
+      await page.waitForFunction(() => document.body.dataset.state === "idle", null, { polling: 100 });
+      await page.fill("#seed", "20");
+      await page.fill("#length", "150");
+      await page.click("#variations");
+      await page.waitForFunction(() => document.querySelectorAll("#variations-list li").length === 8 && !document.querySelector("#compose").disabled, null, { timeout: 120000, polling: 100 });
+      const batchStatus = await page.textContent("#status");
+      const [, batchChars, batchDispatches] = batchStatus.match(/^8 variations, ([\d,]+) characters in .* on the GPU \(WebGPU\), ([\d,]+) GPU dispatches for all 8 at once: pick one\.$/) || [];
+      assert.ok(batchChars, batchStatus);
+      assert.ok(Number(batchDispatches.replace(/,/g, "")) * 8 < Number(batchChars.replace(/,/g, "")), batchStatus);
+      assert.deepEqual(await page.locator("#variations-list h3").allTextContents(), [20, 21, 22, 23, 24, 25, 26, 27].map((s) => `Seed ${s}`));
+      await page.click("text=Pick seed 23");
+      await page.waitForFunction(() => document.querySelector("#seed").value === "23", null, { polling: 100 });
+      assert.match(page.url(), /seed=23.*backend=webgpu/);
+      await page.waitForSelector("#check:not([hidden])");
+      assert.equal(await page.getAttribute("#check", "data-valid"), "1", await page.textContent("#check-summary"));
+
       // auto: both paths are timed and the faster one is named.
       await page.goto("about:blank");
       await page.goto(srv.url(`#model=${MODEL}&seed=3&length=300`));
