@@ -92,7 +92,7 @@ fn pcg_hash(v: u32) -> u32 {
 /// token (for k below the forced count) or the candidate it just drew. Step k writes its state
 /// to slot k, its logits to row k and its candidate to entry k (each sample owns `slots` =
 /// [`CHUNK`] of each, whatever `steps` this launch runs).
-#[cube(launch)]
+#[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn lstm_chunk(
     params: &[f32],
@@ -152,22 +152,32 @@ fn lstm_chunk(
                 go += params[row + 2 * hidden + j];
                 gc += params[row + 3 * hidden + j];
             } else {
-                for i in 0..hidden {
-                    let xi = h_sh[(l - 1) * hidden + i];
-                    let row = off_up + ((l - 1) * hidden + i) * g4;
-                    gi += xi * params[row + j];
-                    gf += xi * params[row + hidden + j];
-                    go += xi * params[row + 2 * hidden + j];
-                    gc += xi * params[row + 3 * hidden + j];
+                // Four inputs per iteration, unrolled: sixteen independent loads in flight
+                // instead of four hide the memory latency (hidden is a multiple of 4).
+                for q in 0..comptime!(hidden / 4) {
+                    #[unroll]
+                    for u in 0..4usize {
+                        let i = q * 4 + u;
+                        let xi = h_sh[(l - 1) * hidden + i];
+                        let row = off_up + ((l - 1) * hidden + i) * g4;
+                        gi += xi * params[row + j];
+                        gf += xi * params[row + hidden + j];
+                        go += xi * params[row + 2 * hidden + j];
+                        gc += xi * params[row + 3 * hidden + j];
+                    }
                 }
             }
-            for i in 0..hidden {
-                let hi = h_sh[l * hidden + i];
-                let row = off_hh + (l * hidden + i) * g4;
-                gi += hi * params[row + j];
-                gf += hi * params[row + hidden + j];
-                go += hi * params[row + 2 * hidden + j];
-                gc += hi * params[row + 3 * hidden + j];
+            for q in 0..comptime!(hidden / 4) {
+                #[unroll]
+                for u in 0..4usize {
+                    let i = q * 4 + u;
+                    let hi = h_sh[l * hidden + i];
+                    let row = off_hh + (l * hidden + i) * g4;
+                    gi += hi * params[row + j];
+                    gf += hi * params[row + hidden + j];
+                    go += hi * params[row + 2 * hidden + j];
+                    gc += hi * params[row + 3 * hidden + j];
+                }
             }
             let c = sigmoid(gf) * c_sh[l * hidden + j] + sigmoid(gi) * tanh(gc);
             let h = sigmoid(go) * tanh(c);
@@ -184,8 +194,12 @@ fn lstm_chunk(
         let mut v = j;
         while v < vocab {
             let mut acc = params[off_hb + v];
-            for i in 0..hidden {
-                acc += h_sh[top + i] * params[off_hw + i * vocab + v];
+            for q in 0..comptime!(hidden / 4) {
+                #[unroll]
+                for u in 0..4usize {
+                    let i = q * 4 + u;
+                    acc += h_sh[top + i] * params[off_hw + i * vocab + v];
+                }
             }
             lg_sh[v] = acc;
             out[ob + k * vocab + v] = acc;
@@ -236,8 +250,8 @@ fn lstm_chunk(
 
 /// Whether the kernel can run this model; the reason if not.
 pub fn supports(hyper: &Hyper) -> Result<(), String> {
-    if hyper.hidden == 0 || hyper.hidden > MAX_HIDDEN {
-        return Err(format!("{} hidden units; the GPU sampler takes 1 to {MAX_HIDDEN}", hyper.hidden));
+    if hyper.hidden == 0 || hyper.hidden > MAX_HIDDEN || hyper.hidden % 4 != 0 {
+        return Err(format!("{} hidden units; the GPU sampler takes a multiple of 4 up to {MAX_HIDDEN}", hyper.hidden));
     }
     let shared = (2 * hyper.layers * hyper.hidden + hyper.vocab_size + 1) * 4;
     if shared > MAX_SHARED_BYTES {
@@ -390,9 +404,11 @@ impl GpuModel {
         let out_len = batch * CHUNK * (v + 1);
         let out = client.empty(out_len * 4);
         let len = |handle: &Handle| handle.size_in_used() as usize / 4;
-        // SAFETY: every buffer is at least as long as the kernel indexes it (the layout above).
+        // SAFETY: every buffer is at least as long as the kernel indexes it (the layout above;
+        // tokens are below the vocabulary size, start slots below CHUNK), so the kernel runs
+        // without cubecl's per-access bounds checks.
         unsafe {
-            lstm_chunk::launch(
+            lstm_chunk::launch_unchecked(
                 client,
                 CubeCount::Static(batch as u32, 1, 1),
                 CubeDim::new_1d(h as u32),
@@ -654,6 +670,7 @@ mod tests {
         let ok = Hyper { vocab_size: 90, layers: 3, hidden: 128 };
         assert!(supports(&ok).is_ok());
         assert!(supports(&Hyper { hidden: 512, ..ok }).unwrap_err().contains("512 hidden units"));
+        assert!(supports(&Hyper { hidden: 30, ..ok }).unwrap_err().contains("multiple of 4"));
         assert!(supports(&Hyper { layers: 20, ..ok }).unwrap_err().contains("workgroup memory"));
     }
 }
