@@ -128,12 +128,18 @@ async function selectedModel() {
   const v = ui.model.value;
   if (v === "file") {
     if (!state.fileModel) throw new Error("choose a weights file first");
-    return { ...(await state.fileModel.promise), key: null };
+    return withKey(await state.fileModel.promise, null);
   }
   const entry = state.models.find((m) => m.name === v);
-  if (entry) return { ...(await loadModel(entry.url, `model ${entry.name} (${entry.file})`)), key: entry.name };
-  if (v && isUrlModel(v)) return { ...(await loadModel(new URL(v, location.href).href, v)), key: v };
+  if (entry) return withKey(await loadModel(entry.url, `model ${entry.name} (${entry.file})`), entry.name);
+  if (v && isUrlModel(v)) return withKey(await loadModel(new URL(v, location.href).href, v), v);
   throw new Error(state.models.length ? "choose a model" : "no model is available: load your own weights file");
+}
+
+/** The loaded model itself (not a copy: it carries the backend choice and its GPU twin). */
+function withKey(model, key) {
+  model.key = key;
+  return model;
 }
 
 function selectModel(value) {

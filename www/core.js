@@ -19,14 +19,19 @@ export const DEFAULTS = Object.freeze({
 export const MAX_LENGTH = 200000;
 
 let wasmPromise = null;
+let wasmGeneration = 0; // bumped when a GPU failure may have left the WebAssembly instance broken
 
 /** Loads and starts the WebAssembly library once; rejects with a readable Error. */
 export function loadWasm() {
   if (!wasmPromise) {
+    const generation = wasmGeneration;
     wasmPromise = (async () => {
       let mod;
+      // A new query gives a new module record, so a new instance with fresh memory.
+      const js = here("./pkg/kernrnn.js");
+      if (generation) js.searchParams.set("instance", String(generation));
       try {
-        mod = await import(here("./pkg/kernrnn.js").href);
+        mod = await import(js.href);
       } catch (e) {
         throw new Error(`cannot load the composer's JavaScript (pkg/kernrnn.js): ${e.message || e}`);
       }
@@ -108,7 +113,7 @@ async function openModel(bytes, label) {
   } catch (e) {
     throw new Error(`${label}: ${e.message || e}`);
   }
-  return { composer, info: composer.info(), label };
+  return { composer, info: composer.info(), label, bytes };
 }
 
 /** Lets the event loop run (input, rendering, a Stop click) between sampling chunks. */
@@ -315,6 +320,23 @@ export async function chooseBackend(requested = "auto", model = null) {
 }
 
 /**
+ * After a GPU failure (a lost device, a driver error: wgpu treats them as fatal, which can leave
+ * the WebAssembly instance that ran them broken), the page samples on the CPU of a new instance:
+ * `model` is reopened there, other models reopen on their next use, and WebGPU is off for the
+ * page with `reason`.
+ */
+async function abandonGpu(model, reason) {
+  wasmGeneration += 1;
+  wasmPromise = null;
+  composers.clear();
+  gpuSetup = Promise.resolve({ available: false, reason: `WebGPU failed earlier on this page (${reason})` });
+  const fresh = await openModel(model.bytes, model.label);
+  model.composer = fresh.composer;
+  model.gpu = null;
+  model.backendChoice = new Map();
+}
+
+/**
  * Samples on the backend `choice` picked (chooseBackend) and falls back to the CPU, restarting
  * the sample there, if the GPU fails on the way. Resolves to sample()'s result plus
  * { backend, reason, fallback, dispatches }.
@@ -326,8 +348,7 @@ export async function sampleOn(model, choice, opts, options = {}) {
       return { ...(await sample(gpuTwin(model), opts, options)), backend: "webgpu", reason: choice.reason, fallback: false };
     } catch (e) {
       const reason = `WebGPU failed (${e.message || e}): sampled again on the CPU (WebAssembly)`;
-      model.backendChoice?.clear();
-      model.backendChoice?.set(choice.requested, Promise.resolve({ ...choice, backend: "cpu", fallback: true, reason }));
+      await abandonGpu(model, reason);
       return { ...(await sample(model.composer, opts, options)), backend: "cpu", reason, fallback: true };
     }
   }
@@ -340,7 +361,16 @@ export async function sampleOn(model, choice, opts, options = {}) {
  * runs after each dispatch (`produced`: characters per sample). Resolves to
  * { pieces: [{ raw, chars, total, millis, stopped }], dispatches, millis }.
  */
-export async function sampleBatchOnGpu(model, optsList, { onProgress, signal } = {}) {
+export async function sampleBatchOnGpu(model, optsList, options = {}) {
+  try {
+    return await batchOnGpu(model, optsList, options);
+  } catch (e) {
+    await abandonGpu(model, `WebGPU failed (${e.message || e})`);
+    throw e;
+  }
+}
+
+async function batchOnGpu(model, optsList, { onProgress, signal }) {
   const batch = gpuTwin(model).startBatch(optsList);
   const t0 = performance.now();
   const raws = optsList.map((o) => o.prime);

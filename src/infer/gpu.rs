@@ -263,6 +263,12 @@ pub fn supports(hyper: &Hyper) -> Result<(), String> {
     Ok(())
 }
 
+/// A runtime error as one line: its cause chain joined, without the (empty) backtrace.
+fn one_line(message: &str) -> String {
+    let message = message.split("Backtrace:").next().unwrap_or(message);
+    message.split_whitespace().collect::<Vec<_>>().join(" ").replace(" Caused by: ", ": ")
+}
+
 fn f32_bytes(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
@@ -425,7 +431,7 @@ impl GpuModel {
                 CHUNK,
             );
         }
-        let read = client.read_async(vec![out]).await.map_err(|e| GpuError::Device(format!("{e:?}")))?;
+        let read = client.read_async(vec![out]).await.map_err(|e| GpuError::Device(one_line(&format!("{e:?}"))))?;
         let out = f32_from(read.first().ok_or_else(|| GpuError::Device("the GPU returned nothing".into()))?);
         if out.len() != out_len {
             return Err(GpuError::Device("the GPU returned a buffer of the wrong size".into()));
@@ -671,6 +677,10 @@ mod tests {
         assert!(supports(&ok).is_ok());
         assert!(supports(&Hyper { hidden: 512, ..ok }).unwrap_err().contains("512 hidden units"));
         assert!(supports(&Hyper { hidden: 30, ..ok }).unwrap_err().contains("multiple of 4"));
+        assert_eq!(
+            one_line("An error happened during execution\nCaused by:\n  the buffer could not be mapped\nBacktrace:\nNo backtrace"),
+            "An error happened during execution: the buffer could not be mapped"
+        );
         assert!(supports(&Hyper { layers: 20, ..ok }).unwrap_err().contains("workgroup memory"));
     }
 }

@@ -163,6 +163,21 @@ for (const config of CONFIGS) {
       await page.waitForSelector("#check:not([hidden])");
       assert.equal(await page.getAttribute("#check", "data-valid"), "1", await page.textContent("#check-summary"));
 
+      // A GPU that fails while sampling (here every read-back is refused, as after a lost
+      // device): the piece is sampled again on the CPU, on a new WebAssembly instance, and the
+      // page says why. The text is then the command line's.
+      const broken = await browser.newPage();
+      await broken.addInitScript(() => {
+        GPUBuffer.prototype.mapAsync = () => Promise.reject(new DOMException("simulated device loss", "OperationError"));
+      });
+      await broken.goto(srv.url(`#model=${MODEL}&seed=3&length=200&backend=webgpu`));
+      assert.equal(await settled(broken, 120000), "done", await broken.textContent("#error"));
+      assert.equal(await broken.getAttribute("#backend", "data-backend"), "cpu");
+      assert.match(await broken.textContent("#backend"), /^Backend: CPU \(WebAssembly\)\. WebGPU failed \(.+\): sampled again on the CPU/);
+      assert.equal(await broken.textContent("#raw"), native({ seed: 3, length: 200 }));
+      assert.ok((await engravedNotes(broken)) > 0);
+      await broken.close();
+
       // auto: both paths are timed and the faster one is named.
       await page.goto("about:blank");
       await page.goto(srv.url(`#model=${MODEL}&seed=3&length=300`));
