@@ -2,10 +2,10 @@
 //! written in CubeCL, burn's kernel language, and run on cubecl's wgpu runtime, the one under
 //! burn-wgpu.
 //!
-//! One kernel launch (one dispatch) runs a whole chunk of [`CHUNK`] characters: every LSTM
-//! layer, the output layer, the softmax at the temperature and the draw from a hash-based
-//! random stream, one workgroup per sample with one invocation per hidden unit. The host reads
-//! back once per chunk: the drawn candidates and their logits.
+//! One kernel launch (one dispatch) runs a chunk of up to [`CHUNK`] characters: every LSTM
+//! layer, the output layer and the draw at the temperature (the Gumbel-max trick on a hash
+//! random stream, reduced across the workgroup), one workgroup per sample with one invocation
+//! per hidden unit. The host reads back once per chunk: the drawn candidates and their logits.
 //!
 //! The grammar stays on the CPU ([`crate::sampler::Sampler::decide`]): it takes each
 //! candidate the grammar allows and, at the first it refuses, draws from that step's logits
@@ -119,6 +119,8 @@ fn lstm_chunk(
     let mut h_sh = Shared::<[f32]>::new_slice(comptime!(layers * hidden));
     let mut c_sh = Shared::<[f32]>::new_slice(comptime!(layers * hidden));
     let mut lg_sh = Shared::<[f32]>::new_slice(vocab);
+    let mut red_s = Shared::<[f32]>::new_slice(hidden);
+    let mut red_i = Shared::<[u32]>::new_slice(hidden);
     let mut tok = Shared::<u32>::new();
 
     let cb = b * comptime!(5 + slots);
@@ -207,36 +209,45 @@ fn lstm_chunk(
         }
         sync_cube();
 
-        if j == 0 {
-            let mut best = 0usize;
-            let mut max = lg_sh[0];
-            for t in 1..vocab {
-                if lg_sh[t] > max {
-                    max = lg_sh[t];
-                    best = t;
-                }
-            }
-            let mut pick = best;
+        // The draw, in parallel: the Gumbel-max trick (argmax over logit / T + Gumbel noise is
+        // a draw from softmax(logit / T)), each invocation over its own characters, then a
+        // tree reduction; argmax mode leaves the noise out. Ties go to the lower index, as on
+        // the CPU.
+        let r0 = pcg_hash(seed ^ pcg_hash(counter + k as u32));
+        let mut best_s = (-3.0e38f32).runtime();
+        let mut best_i = u32::cast_from(vocab);
+        let mut v = j;
+        while v < vocab {
+            let mut score = lg_sh[v];
             if argmax == 0u32 {
-                let mut total = 0.0f32;
-                for t in 0..vocab {
-                    total += f32::exp((lg_sh[t] - max) * inv_temperature);
-                }
-                let r = pcg_hash(seed ^ pcg_hash(counter + k as u32));
-                let mut u = f32::cast_from(r >> 8u32) * (1.0f32 / 16777216.0f32) * total;
-                let mut found = false;
-                for t in 0..vocab {
-                    let w = f32::exp((lg_sh[t] - max) * inv_temperature);
-                    if !found {
-                        if u < w {
-                            pick = t;
-                            found = true;
-                        } else {
-                            u -= w;
-                        }
-                    }
+                let r = pcg_hash(r0 + v as u32);
+                let u = (f32::cast_from(r >> 8u32) + 0.5f32) * (1.0f32 / 16777216.0f32);
+                score = score * inv_temperature - f32::ln(-f32::ln(u));
+            }
+            if score > best_s {
+                best_s = score;
+                best_i = v as u32;
+            }
+            v += hidden;
+        }
+        red_s[j] = best_s;
+        red_i[j] = best_i;
+        sync_cube();
+        for level in 0..comptime!(hidden.next_power_of_two().trailing_zeros() as usize) {
+            let stride = comptime!(hidden.next_power_of_two() / 2) >> level;
+            if j < stride && j + stride < hidden {
+                let other_s = red_s[j + stride];
+                let other_i = red_i[j + stride];
+                if other_s > red_s[j] || (other_s == red_s[j] && other_i < red_i[j]) {
+                    red_s[j] = other_s;
+                    red_i[j] = other_i;
                 }
             }
+            sync_cube();
+        }
+
+        if j == 0 {
+            let pick = red_i[0] as usize;
             out[ob + comptime!(slots * vocab) + k] = f32::cast_from(pick as u32);
             if k + 1 < n_forced {
                 *tok = ctrl[cb + 5 + k + 1];
@@ -253,7 +264,7 @@ pub fn supports(hyper: &Hyper) -> Result<(), String> {
     if hyper.hidden == 0 || hyper.hidden > MAX_HIDDEN || hyper.hidden % 4 != 0 {
         return Err(format!("{} hidden units; the GPU sampler takes a multiple of 4 up to {MAX_HIDDEN}", hyper.hidden));
     }
-    let shared = (2 * hyper.layers * hyper.hidden + hyper.vocab_size + 1) * 4;
+    let shared = (2 * hyper.layers * hyper.hidden + hyper.vocab_size + 2 * hyper.hidden + 1) * 4;
     if shared > MAX_SHARED_BYTES {
         return Err(format!(
             "{} layers of {} units with {} characters need {shared} bytes of workgroup memory; WebGPU guarantees {MAX_SHARED_BYTES}",
