@@ -109,12 +109,12 @@ fn sampling_table() {
     gpu_rows(&cpu, &row, &opts);
 }
 
+/// Prints a table row: device, mode, samples, characters each, characters in all, seconds,
+/// dispatches.
+type Row<'a> = &'a dyn Fn(&str, &str, usize, usize, usize, f64, Option<usize>);
+
 #[cfg(feature = "webgpu")]
-fn gpu_rows(
-    cpu: &Arc<CpuModel>,
-    row: &dyn Fn(&str, &str, usize, usize, usize, f64, Option<usize>),
-    opts: &dyn Fn(u64, usize, bool) -> SampleOptions,
-) {
+fn gpu_rows(cpu: &Arc<CpuModel>, row: Row, opts: &dyn Fn(u64, usize, bool) -> SampleOptions) {
     use kernrnn::infer::gpu::{GpuDevice, GpuModel, GpuSampling};
     let device = match GpuDevice::init_blocking() {
         Ok(d) => d,
@@ -150,10 +150,5 @@ fn gpu_rows(
 }
 
 #[cfg(not(feature = "webgpu"))]
-fn gpu_rows(
-    _: &Arc<CpuModel>,
-    _: &dyn Fn(&str, &str, usize, usize, usize, f64, Option<usize>),
-    _: &dyn Fn(u64, usize, bool) -> SampleOptions,
-) {
-}
+fn gpu_rows(_: &Arc<CpuModel>, _: Row, _: &dyn Fn(u64, usize, bool) -> SampleOptions) {}
 

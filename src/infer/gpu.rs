@@ -31,16 +31,17 @@ use crate::weights::Hyper;
 
 /// The most characters one launch runs.
 pub const CHUNK: usize = 64;
+/// The fewest: a launch runs 8, 16, 32 or 64 steps (four compiled variants), about twice the
+/// run of candidates the grammar has been accepting, so little work is thrown away.
+pub const MIN_STEPS: usize = 8;
 /// Control words per sample of a launch (see [`lstm_chunk`]).
 const CTRL: usize = 5 + CHUNK;
 /// The most samples one launch runs (one workgroup each).
 pub const MAX_BATCH: usize = 64;
-/// The fewest: a launch runs 8, 16, 32 or 64 steps (four compiled variants), about twice the
-/// run of candidates the grammar has been accepting, so little work is thrown away.
-pub const MIN_STEPS: usize = 8;
 /// WebGPU guarantees 256 invocations per workgroup; the kernel uses one per hidden unit.
 pub const MAX_HIDDEN: usize = 256;
-/// WebGPU guarantees 16 KiB of workgroup memory: h and c of every layer plus the logits.
+/// WebGPU guarantees 16 KiB of workgroup memory: h and c of every layer, the logits and the
+/// draw's reduction.
 const MAX_SHARED_BYTES: usize = 16 * 1024;
 
 /// Why the GPU cannot sample (the caller falls back to the CPU and says why).
@@ -261,7 +262,7 @@ fn lstm_chunk(
 
 /// Whether the kernel can run this model; the reason if not.
 pub fn supports(hyper: &Hyper) -> Result<(), String> {
-    if hyper.hidden == 0 || hyper.hidden > MAX_HIDDEN || hyper.hidden % 4 != 0 {
+    if hyper.hidden == 0 || hyper.hidden > MAX_HIDDEN || !hyper.hidden.is_multiple_of(4) {
         return Err(format!("{} hidden units; the GPU sampler takes a multiple of 4 up to {MAX_HIDDEN}", hyper.hidden));
     }
     let shared = (2 * hyper.layers * hyper.hidden + hyper.vocab_size + 2 * hyper.hidden + 1) * 4;
@@ -314,16 +315,17 @@ impl GpuDevice {
         use std::sync::Mutex;
         static READY: Mutex<Option<Result<String, GpuError>>> = Mutex::new(None);
         let mut ready = READY.lock().map_err(|e| GpuError::Device(e.to_string()))?;
-        if ready.is_none() {
-            let options = cubecl::wgpu::RuntimeOptions::with_tasks_max(Some(8))
-                .map_err(|e| GpuError::Unavailable(e.to_string()))?;
-            let setup = cubecl::wgpu::try_init_setup_async::<cubecl::wgpu::AutoGraphicsApi>(
-                &WgpuDevice::default(),
-                options,
-            )
-            .await;
-            *ready = Some(
-                setup
+        let adapter = match &*ready {
+            Some(done) => done.clone()?,
+            None => {
+                let options = cubecl::wgpu::RuntimeOptions::with_tasks_max(Some(8))
+                    .map_err(|e| GpuError::Unavailable(e.to_string()))?;
+                let setup = cubecl::wgpu::try_init_setup_async::<cubecl::wgpu::AutoGraphicsApi>(
+                    &WgpuDevice::default(),
+                    options,
+                )
+                .await;
+                let result = setup
                     .map(|setup| {
                         let info = setup.adapter.get_info();
                         if info.name.is_empty() {
@@ -332,10 +334,11 @@ impl GpuDevice {
                             format!("{} ({:?})", info.name, info.backend)
                         }
                     })
-                    .map_err(|e| GpuError::Unavailable(e.to_string())),
-            );
-        }
-        let adapter = ready.clone().expect("set above")?;
+                    .map_err(|e| GpuError::Unavailable(e.to_string()));
+                *ready = Some(result.clone());
+                result?
+            }
+        };
         Ok(GpuDevice { client: wgpu_client(), adapter })
     }
 
