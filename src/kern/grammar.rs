@@ -710,7 +710,7 @@ impl Core {
 
     fn interp_rule(&self) -> InterpRule {
         InterpRule {
-            meter_ok: !self.rhythm || self.at_measure_start(),
+            signature_ok: !self.rhythm || self.at_measure_start(),
             expect_meter: self.il.meter,
             generic: self.generic_interp,
             set: self.set,

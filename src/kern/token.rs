@@ -1086,8 +1086,9 @@ const LITS: [&[u8]; 3] = [b"lef", b"[", b"et("];
 /// What the line around an interpretation asks of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct InterpRule {
-    /// A `*M` meter is allowed here (strict rhythm: only at the start of a measure).
-    pub meter_ok: bool,
+    /// A `*M` meter or a `*k[...]` key signature is allowed here (strict rhythm: only at the
+    /// start of a measure; verovio refuses a key signature inside an open beam or tuplet).
+    pub signature_ok: bool,
     /// The meter already set by another field of the line: this one must repeat it.
     pub expect_meter: Option<(u16, u16)>,
     /// Accept any other `*` token too (only for the header of a full **kern file).
@@ -1188,7 +1189,7 @@ impl InterpTok {
             (Star, b'-') => Term,
             (Star, b'c') if r.fams & (FAM_CLEF | FAM_KEY) != 0 => C1,
             (Star, b'a' | b'b' | b'd'..=b'g' | b'A'..=b'G') if r.fams & FAM_KEY != 0 => KeyL,
-            (Star, b'k') if r.fams & FAM_KSIG != 0 => Lit { lit: 1, i: 0 },
+            (Star, b'k') if r.fams & FAM_KSIG != 0 && r.signature_ok => Lit { lit: 1, i: 0 },
             (Star, b'M') => M1,
             (Star, b'm') if r.fams & FAM_MET != 0 => Lit { lit: 2, i: 0 },
             (Star, b'>') => Label { n: 0 },
@@ -1218,7 +1219,7 @@ impl InterpTok {
             (M1, b'M') => Tempo { v: 0, nd: 0 },
             (M1, b'1'..=b'9') => {
                 let v = (c - b'0') as u16;
-                if !r.meter_ok || r.set.num_prefix.get(v as usize).is_none_or(|&b| b == 0) {
+                if !r.signature_ok || r.set.num_prefix.get(v as usize).is_none_or(|&b| b == 0) {
                     return None;
                 }
                 if let Some((en, _)) = r.expect_meter {
@@ -1346,7 +1347,7 @@ mod tests {
     }
 
     const FREE_I: InterpRule = InterpRule {
-        meter_ok: true,
+        signature_ok: true,
         expect_meter: None,
         generic: false,
         set: &DurSet::FULL,
@@ -1597,8 +1598,13 @@ mod tests {
         assert_eq!(interp_ok("*M3/4", &expect), Some(Interp::Meter(3, 4)));
         assert_eq!(interp_ok("*M3/8", &expect), None);
         assert_eq!(interp_ok("*M2/4", &expect), None);
-        let no_meter = InterpRule { meter_ok: false, ..FREE_I };
-        assert_eq!(interp_ok("*M3/4", &no_meter), None);
-        assert_eq!(interp_ok("*MM60", &no_meter), Some(Interp::Other));
+        // Mid-measure: no meter and no key signature (verovio refuses a key signature inside an
+        // open beam or tuplet), while tempo, clefs and key designations may come.
+        let mid_measure = InterpRule { signature_ok: false, ..FREE_I };
+        assert_eq!(interp_ok("*M3/4", &mid_measure), None);
+        assert_eq!(interp_ok("*k[f#]", &mid_measure), None);
+        assert_eq!(interp_ok("*MM60", &mid_measure), Some(Interp::Other));
+        assert!(interp_ok("*clefF4", &mid_measure).is_some());
+        assert!(interp_ok("*k[f#]", &FREE_I).is_some());
     }
 }
