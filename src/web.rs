@@ -9,6 +9,12 @@
 //! while (!sampling.done()) raw += sampling.next(500);   // yield to the page between chunks
 //! sampling.free();
 //! const score = reconstruct(raw, { title: composer.title({ seed: 1, temperature: 0.8 }) });
+//!
+//! // On WebGPU (where there is one): the same methods, but `next` returns a Promise.
+//! await initWebGpu();                       // rejects with the reason there is no GPU
+//! const gpu = composer.gpu().start({ seed: 1, length: 2000 });
+//! let text = gpu.prime();
+//! while (!gpu.done()) text += await gpu.next(500);   // one dispatch and one read-back per call
 //! ```
 //!
 //! Every error (a truncated or foreign weights file, bad options, unknown prime characters) is
@@ -69,7 +75,7 @@ impl Composer {
         to_js(&self.inner.info())
     }
 
-    /// Where sampling runs: `"cpu"` (the only path in this build).
+    /// Where `start` samples: `"cpu"` (the GPU sampler is `gpu().start`).
     pub fn backend(&self) -> String {
         self.inner.backend().as_str().to_string()
     }
@@ -151,7 +157,7 @@ impl Sampling {
         self.sampler.is_done()
     }
 
-    /// Where this sample runs: `"cpu"`.
+    /// Where this sample runs: `"cpu"` (a GpuSampling says `"webgpu"`).
     pub fn backend(&self) -> String {
         self.backend.as_str().to_string()
     }
