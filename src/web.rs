@@ -291,9 +291,16 @@ mod gpu {
         inner: Rc<RefCell<Option<Inner>>>,
     }
 
+    const BUSY: &str = "this sampling is busy: await next() first";
+
+    /// Takes the sampling out of its cell for a chunk on the GPU (put it back after).
+    fn take_idle(cell: &RefCell<Option<Inner>>) -> Result<Inner, JsValue> {
+        cell.borrow_mut().take().ok_or_else(|| JsError::new(BUSY).into())
+    }
+
     impl GpuSampling {
         fn with<T>(&self, f: impl FnOnce(&Inner) -> T) -> Result<T, JsError> {
-            self.inner.borrow().as_ref().map(f).ok_or_else(|| JsError::new("this sampling is busy: await next() first"))
+            self.inner.borrow().as_ref().map(f).ok_or_else(|| JsError::new(BUSY))
         }
     }
 
@@ -308,10 +315,7 @@ mod gpu {
         pub fn next(&self, max: usize) -> js_sys::Promise {
             let cell = self.inner.clone();
             wasm_bindgen_futures::future_to_promise(async move {
-                let mut s = cell
-                    .borrow_mut()
-                    .take()
-                    .ok_or_else(|| JsValue::from(JsError::new("this sampling is busy: await next() first")))?;
+                let mut s = take_idle(&cell)?;
                 let mut out = String::new();
                 let result = s.next_chunk(max.max(1), &mut out).await;
                 *cell.borrow_mut() = Some(s);
@@ -326,10 +330,7 @@ mod gpu {
         pub fn next_batch(&self, max: usize) -> js_sys::Promise {
             let cell = self.inner.clone();
             wasm_bindgen_futures::future_to_promise(async move {
-                let mut s = cell
-                    .borrow_mut()
-                    .take()
-                    .ok_or_else(|| JsValue::from(JsError::new("this sampling is busy: await next() first")))?;
+                let mut s = take_idle(&cell)?;
                 let mut outs = vec![String::new(); s.len()];
                 let result = s.next_batch(max.max(1), &mut outs).await;
                 *cell.borrow_mut() = Some(s);
@@ -362,7 +363,7 @@ mod gpu {
         #[wasm_bindgen(js_name = fixSteps)]
         pub fn fix_steps(&self, steps: usize) -> Result<(), JsError> {
             let mut cell = self.inner.borrow_mut();
-            let s = cell.as_mut().ok_or_else(|| JsError::new("this sampling is busy: await next() first"))?;
+            let s = cell.as_mut().ok_or_else(|| JsError::new(BUSY))?;
             s.fix_steps(steps);
             Ok(())
         }

@@ -187,7 +187,6 @@ function addMeter(m) {
   ui.meter.append(o);
 }
 
-/** The URL fragment that recreates the current options. */
 /**
  * The address fragment for these options. `backend` is where the piece was sampled: a piece
  * from the GPU says `backend=webgpu`, since its random stream differs from the CPU's, so the
@@ -251,7 +250,6 @@ function rate(chars, millis) {
   return `${Math.round((chars * 1000) / Math.max(millis, 1)).toLocaleString("en")} chars/s`;
 }
 
-/** Samples one piece with live progress; `live` engraves the measures as they arrive. */
 /** Shows where sampling runs and why (the page's "Backend:" line). */
 function showBackend(b) {
   const where = b.backend === "webgpu" ? "WebGPU" : "CPU (WebAssembly)";
@@ -260,6 +258,10 @@ function showBackend(b) {
   if (b.webgpu) ui.backend.dataset.webgpu = b.webgpu.available ? "available" : "unavailable";
 }
 
+/**
+ * Samples one piece with live progress; `live` engraves the measures as they arrive. `backend`
+ * forces a path ("cpu" for the variations one by one); by default the page's choice.
+ */
 async function composeOne(model, opts, { signal, live, progress, backend }) {
   const score = (raw) => model.composer.score(raw, opts).kern;
   let measures = 0;

@@ -126,6 +126,19 @@ export function yieldToEventLoop() {
   });
 }
 
+/**
+ * Lets the page breathe between sampling chunks: a quick yield keeps input working, and a painted
+ * frame every ~100 ms shows the progress. Returns when the last frame was painted.
+ */
+async function breathe(painted) {
+  if (performance.now() - painted > 100) {
+    await nextFrame();
+    return performance.now();
+  }
+  await yieldToEventLoop();
+  return painted;
+}
+
 /** Waits for the next frame to be painted (at most `maxWait` ms: hidden tabs paint none). */
 function nextFrame(maxWait = 50) {
   if (typeof requestAnimationFrame !== "function") return yieldToEventLoop();
@@ -170,18 +183,12 @@ async function sampleChunks(composer, opts, { onProgress, signal, chunkMillis = 
         break;
       }
       const t = performance.now();
-      raw += await withTimeout(Promise.resolve(sampling.next(chunk)), 30000, "sampling a chunk");
+      raw += await chunkText(sampling.next(chunk), "sampling a chunk");
       const dt = performance.now() - t;
       // Aim at ~chunkMillis of work per chunk: responsive Stop, few yields.
       chunk = Math.max(16, Math.min(2000, Math.round((chunk * chunkMillis) / Math.max(dt, 0.5))));
       onProgress?.({ chars: sampling.produced(), total: sampling.total(), raw, millis: performance.now() - t0 });
-      // Quick yields keep input working; a painted frame every ~100 ms shows the progress.
-      if (performance.now() - painted > 100) {
-        await nextFrame();
-        painted = performance.now();
-      } else {
-        await yieldToEventLoop();
-      }
+      painted = await breathe(painted);
     }
     const dispatches = typeof sampling.dispatches === "function" ? sampling.dispatches() : 0;
     return { raw, chars: sampling.produced(), total: sampling.total(), millis: performance.now() - t0, stopped, dispatches };
@@ -207,6 +214,14 @@ export function probeWebGPU() {
     }
   })();
   return gpuProbe;
+}
+
+/**
+ * A chunk's text: the CPU sampling returns it at once, the GPU's as a Promise, which may never
+ * settle after a wasm panic; that one gets a time-out.
+ */
+function chunkText(result, what) {
+  return typeof result === "string" ? result : withTimeout(result, 30000, what);
 }
 
 /** Rejects with "`what` timed out" if `promise` has not settled after `ms` (a wasm panic leaves it pending). */
@@ -260,11 +275,11 @@ const AUTO_MILLIS = 300;
 async function measureRate(target, millis) {
   const sampling = target.start({ seed: 7, length: 100000 });
   try {
-    await withTimeout(Promise.resolve(sampling.next(32)), 30000, "the warm-up chunk"); // compiles GPU kernels
+    await chunkText(sampling.next(32), "the warm-up chunk"); // compiles GPU kernels
     const before = sampling.produced();
     const t0 = performance.now();
     while (performance.now() - t0 < millis && !sampling.done()) {
-      await withTimeout(Promise.resolve(sampling.next(64)), 30000, "a timing chunk");
+      await chunkText(sampling.next(64), "a timing chunk");
     }
     const dt = performance.now() - t0;
     return ((sampling.produced() - before) * 1000) / Math.max(dt, 1);
@@ -385,12 +400,7 @@ async function batchOnGpu(model, optsList, { onProgress, signal }) {
       const parts = await withTimeout(batch.nextBatch(100000), 30000, "sampling a chunk of the variations");
       parts.forEach((p, i) => (raws[i] += p));
       onProgress?.({ produced: [...batch.producedEach()], millis: performance.now() - t0 });
-      if (performance.now() - painted > 100) {
-        await nextFrame();
-        painted = performance.now();
-      } else {
-        await yieldToEventLoop();
-      }
+      painted = await breathe(painted);
     }
     const produced = [...batch.producedEach()];
     const millis = performance.now() - t0;

@@ -19,6 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 
+import { withTimeout } from "../core.js";
 import { chromiumPath, launch, root, serveSite, site, www } from "../test/helpers.mjs";
 
 const args = process.argv.slice(2);
@@ -70,17 +71,6 @@ const buildStamp = () => {
   }
 };
 const buildAtStart = buildStamp();
-
-/** Promise.race with a timeout (rejects with "`what` timed out after N s"). */
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} timed out after ${Math.round(ms / 1000)} s`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 const msg = (e) => String(e?.message || e).split("\n")[0].replace(/^page\.evaluate: (Error: )?/, "");
 const fmtInt = (n) => Math.round(n).toLocaleString("en");
