@@ -583,9 +583,6 @@ async function start() {
       showError(`This link's options are invalid: ${e.message}`);
     }
   });
-  busy(false);
-  setState("idle");
-
   if ("serviceWorker" in navigator && window.isSecureContext) {
     navigator.serviceWorker.register("./sw.js").catch((e) => console.warn("no offline support:", e));
   }
@@ -606,16 +603,19 @@ async function start() {
   if (!state.models.length) addOption("", "No shipped model: load your own file");
   showModelInfo();
 
-  await wasmReady; // a failure is shown by the catch below
-
+  // The controls come alive with the link's options already in the form, in the same task:
+  // what someone types from then on is never overwritten by the link.
+  busy(false);
   let auto = false;
   try {
     auto = applyHash();
   } catch (e) {
     showError(`This link's options are invalid: ${e.message}`);
   }
+  if (!ui.error.hidden) setState("error");
+
+  await wasmReady; // a failure is shown by the catch below
   if (auto && ui.error.hidden) compose();
-  else if (!ui.error.hidden) setState("error");
 }
 
 start().catch((e) => showError(e.message || String(e)));
