@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -263,7 +264,7 @@ fn cmd_sample(a: SampleArgs) -> Result<ExitCode, String> {
     let weights = load_weights(&a.model)?;
     let model = Arc::new(CpuModel::new(&weights));
     let mut raw = opts.prime.clone();
-    let t0 = std::time::Instant::now();
+    let t0 = Instant::now();
     let (where_, dispatches) = match a.device {
         SampleDevice::Cpu => {
             let mut sampler = Sampler::new(model, opts.clone()).map_err(|e| e.to_string())?;
@@ -408,16 +409,27 @@ impl Progress for Bar {
     }
 }
 
+/// Interrupts this close to the first are the same request (see `cmd_train`).
+const SAME_INTERRUPT: Duration = Duration::from_secs(1);
+
 fn cmd_train(a: TrainArgs) -> Result<ExitCode, String> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    // First Ctrl-C: checkpoint and stop at the end of the iteration. Second: stop now.
-    ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
+    let mut first: Option<Instant> = None;
+    // First Ctrl-C: checkpoint and stop at the end of the iteration. Another, a second or more
+    // later: stop now. Closer ones are the same request: `timeout -s INT` and some process
+    // managers signal the command and then its whole process group.
+    ctrlc::set_handler(move || match first {
+        None => {
+            first = Some(Instant::now());
+            flag.store(true, Ordering::SeqCst);
+            eprintln!("\ninterrupted: writing a checkpoint (Ctrl-C again to quit at once)");
+        }
+        Some(at) if at.elapsed() < SAME_INTERRUPT => {}
+        Some(_) => {
             eprintln!("\ninterrupted again: exiting without a new checkpoint");
             std::process::exit(130);
         }
-        eprintln!("\ninterrupted: writing a checkpoint (Ctrl-C again to quit at once)");
     })
     .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
     let run = TrainRun {

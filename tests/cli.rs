@@ -181,3 +181,52 @@ fn check_accepts_a_real_score_and_refuses_bad_arguments() {
     fails_with(kernrnn(&["sample", "--meter", "3-4"]), "expected N/D");
     fails_with(sample(&["--meter", "5/3"]), "meter must be N/D");
 }
+
+/// Ctrl-C stops training with a checkpoint that `--resume` continues. Signals that arrive
+/// together are one interrupt, not "quit at once": `timeout -s INT` signals the command and
+/// then its whole process group, and such a double signal used to lose the checkpoint.
+#[cfg(unix)]
+#[test]
+fn an_interrupt_writes_a_checkpoint_even_when_signalled_twice_at_once() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+
+    let dir = common::temp_dir("cli-interrupt");
+    let ckpt = dir.join("ckpt");
+    let (corpus, out) = (common::fixture_corpus(), dir.join("models"));
+    let train = |extra: &[&str]| {
+        let mut args = vec!["train", "--corpus", corpus.to_str().unwrap(), "--name", "stopped"];
+        args.extend_from_slice(&["--out", out.to_str().unwrap(), "--checkpoint-dir", ckpt.to_str().unwrap()]);
+        args.extend_from_slice(&["--layers", "1", "--hidden", "16", "--seq-length", "16", "--batch-size", "4"]);
+        args.extend_from_slice(&["--eval-every", "5"]);
+        args.extend_from_slice(extra);
+        Command::new(env!("CARGO_BIN_EXE_kernrnn")).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+    };
+    let mut child = train(&["--epochs", "100000"]);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    // Under way once it reports a validation loss.
+    while !seen.lines().any(|l| l.starts_with("epoch ")) {
+        assert!(stderr.read_line(&mut seen).unwrap() > 0, "training ended early: {seen}");
+    }
+    for _ in 0..2 {
+        let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        assert!(kill.success());
+    }
+    stderr.read_to_string(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}");
+    assert!(seen.contains("interrupted: writing a checkpoint"), "{seen}");
+    assert!(!seen.contains("interrupted again"), "{seen}");
+    assert!(!seen.contains("panicked"), "{seen}");
+
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ckpt.join("latest/state.json")).unwrap()).unwrap();
+    let done = state["global_iteration"].as_u64().unwrap();
+    assert!(done >= 5, "{state}");
+    // The run goes on from there.
+    let resumed = train(&["--resume", "--epochs", "100000", "--max-iterations", "3"]).wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{log}");
+    assert!(log.contains(&format!("(iteration {done})")), "{log}");
+}
