@@ -272,7 +272,7 @@ mod tests {
             (0..n)
                 .map(|_| {
                     k += 0.37;
-                    (k.sin() * 0.5) as f32
+                    k.sin() * 0.5
                 })
                 .collect()
         };

@@ -149,7 +149,8 @@ fn the_stop_flag_writes_a_checkpoint_and_reports_an_interruption() {
 #[test]
 fn bad_settings_are_refused_with_the_flag_named() {
     let dir = common::temp_dir("bad-config");
-    let cases: [(fn(&mut TrainConfig), &str); 5] = [
+    type Change = fn(&mut TrainConfig);
+    let cases: [(Change, &str); 5] = [
         (|c| c.learning_rate = f64::NAN, "--learning-rate"),
         (|c| c.dropout = 1.0, "--dropout"),
         (|c| c.layers = 0, "--layers"),
