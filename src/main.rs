@@ -39,7 +39,7 @@ enum Command {
 enum BackendArg {
     /// burn's flex backend on all CPU cores
     Cpu,
-    /// burn's wgpu backend (Vulkan, Metal, DX12); needs a build with `--features wgpu`
+    /// burn's wgpu backend on a GPU (Vulkan, Metal, DX12)
     Wgpu,
 }
 

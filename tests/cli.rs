@@ -230,3 +230,19 @@ fn an_interrupt_writes_a_checkpoint_even_when_signalled_twice_at_once() {
     assert!(resumed.status.success(), "{log}");
     assert!(log.contains(&format!("(iteration {done})")), "{log}");
 }
+
+/// `--backend wgpu` on a machine without a GPU driver is one clear line, not burn's panic.
+/// (The loader variables hide every Vulkan driver and EGL vendor, as on a bare server.)
+#[cfg(target_os = "linux")]
+#[test]
+fn training_on_a_missing_gpu_is_a_clear_error() {
+    let dir = common::temp_dir("cli-no-gpu");
+    let out = Command::new(env!("CARGO_BIN_EXE_kernrnn"))
+        .args(["train", "--corpus", common::fixture_corpus().to_str().unwrap(), "--name", "g", "--backend", "wgpu"])
+        .args(["--out", dir.join("models").to_str().unwrap(), "--checkpoint-dir", dir.join("ckpt").to_str().unwrap()])
+        .env("VK_LOADER_DRIVERS_DISABLE", "*")
+        .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl-vendor.json")
+        .output()
+        .unwrap();
+    fails_with(out, "--backend wgpu: no usable GPU here");
+}

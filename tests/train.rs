@@ -210,3 +210,36 @@ fn a_final_low_rate_phase_continues_a_run() {
     let err = train::train(&run, &mut Silent).unwrap_err().to_string();
     assert!(err.contains("--final-lr must be"), "{err}");
 }
+
+/// `--backend wgpu` (in tests on Mesa's lavapipe, a CPU Vulkan): the same loop learns on the GPU,
+/// and a run started on the CPU continues there from its checkpoint.
+#[cfg(feature = "wgpu")]
+#[test]
+fn the_wgpu_backend_learns_and_continues_a_run_begun_on_the_cpu() {
+    let dir = common::temp_dir("wgpu");
+    let mut run = common::tiny_run(&dir, "moved", common::tiny_config());
+    run.max_iterations = Some(6);
+    let on_cpu = train::train(&run, &mut Silent).unwrap();
+    assert_eq!(on_cpu.state.global_iteration, 6);
+    run.resume = true;
+    run.max_iterations = None;
+    run.backend = kernrnn::train::Backend::Wgpu;
+    let on_gpu = train::train(&run, &mut Silent).unwrap();
+    assert_eq!(on_gpu.outcome, Outcome::Finished);
+    assert_eq!(on_gpu.state.backend, kernrnn::train::Backend::Wgpu);
+    let whole = common::train_tiny(&dir, "whole");
+    assert_eq!(on_gpu.state.global_iteration, whole.state.global_iteration);
+    // It went on learning: the history continues from the CPU's, and the losses end near an
+    // all-CPU run's (the GPU's sums and dropout masks differ, so not equal).
+    let h = &on_gpu.state.history;
+    assert_eq!(h[..on_cpu.state.history.len()], on_cpu.state.history[..]);
+    let (first, last) = (h[0].valid_loss, h.last().unwrap().valid_loss);
+    assert!(last < first - 0.3, "{h:?}");
+    let all_cpu = whole.state.valid_loss.unwrap();
+    assert!((last - all_cpu).abs() < 0.15, "GPU-finished {last} against all-CPU {all_cpu}");
+    // The export samples on the CPU step like any other weights file.
+    let w = read_weights(&on_gpu.weights_file);
+    let opts = SampleOptions { length: 200, seed: 1, ..SampleOptions::default() };
+    let text = kernrnn::sample(Arc::new(CpuModel::new(&w)), &opts).unwrap();
+    assert!(text.chars().count() >= 200, "{text}");
+}

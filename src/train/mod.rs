@@ -139,7 +139,17 @@ impl Backend {
         match self {
             Backend::Cpu => Ok(Device::flex()),
             #[cfg(feature = "wgpu")]
-            Backend::Wgpu => Ok(Device::wgpu(Default::default())),
+            Backend::Wgpu => {
+                // burn sets the GPU up on first use and panics when there is none: set it up
+                // here, so a machine without one gets an error that says so.
+                use burn::tensor::wgpu::WgpuInitError;
+                match Device::wgpu_options().init() {
+                    Ok(device) => Ok(device),
+                    // Only when an earlier run in this process set it up.
+                    Err(WgpuInitError::Registration { .. }) => Ok(Device::wgpu(Default::default())),
+                    Err(e) => Err(TrainError::Config(format!("--backend wgpu: no usable GPU here ({e})"))),
+                }
+            }
             #[cfg(not(feature = "wgpu"))]
             Backend::Wgpu => Err(TrainError::Config(
                 "this kernrnn was built without GPU support: rebuild with `cargo build --features wgpu`"
@@ -423,8 +433,10 @@ pub fn train(run: &TrainRun, progress: &mut dyn Progress) -> Result<TrainReport,
                 corpus.files.len()
             )));
         }
-        // Only the length of a run, and a final low-rate phase, may change when resuming.
+        // Only the length of a run, a final low-rate phase and the device may change when
+        // resuming (checkpoints are device-independent).
         state.config.epochs = run.config.epochs;
+        state.backend = run.backend;
         if let Some((_, lr)) = run.config.final_lr {
             state.config.final_lr = Some((state.epoch, lr));
             progress.line(&format!("from epoch {} on, learning rate {lr:.2e}", state.epoch));
