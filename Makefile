@@ -125,7 +125,7 @@ train-mozart:
 	$(KERNRNN) train --corpus $(CORPUS)/mozart --name mozart --dropout 0.25 --epochs 36 $(RESUME)
 
 train-beethoven:
-	$(KERNRNN) train --corpus $(CORPUS)/beethoven --name beethoven --dropout 0.1 --epochs 30 $(RESUME)
+	$(KERNRNN) train --corpus $(CORPUS)/beethoven --name beethoven --dropout 0.25 --epochs 30 $(RESUME)
 
 clean:
 	$(CARGO) clean
