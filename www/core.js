@@ -127,16 +127,23 @@ export function yieldToEventLoop() {
 }
 
 /**
- * Lets the page breathe between sampling chunks: a quick yield keeps input working, and a painted
- * frame every ~100 ms shows the progress. Returns when the last frame was painted.
+ * The sampling loops' driver: runs `step` (one chunk) until `sampling.done()` or `signal`
+ * aborts, letting the page breathe between chunks: a quick yield keeps input working, and a
+ * painted frame every ~100 ms shows the progress. Resolves to true when stopped by `signal`.
  */
-async function breathe(painted) {
-  if (performance.now() - painted > 100) {
-    await nextFrame();
-    return performance.now();
+async function eachChunk(sampling, signal, step) {
+  let painted = performance.now();
+  while (!sampling.done()) {
+    if (signal?.aborted) return true;
+    await step();
+    if (performance.now() - painted > 100) {
+      await nextFrame();
+      painted = performance.now();
+    } else {
+      await yieldToEventLoop();
+    }
   }
-  await yieldToEventLoop();
-  return painted;
+  return false;
 }
 
 /** Waits for the next frame to be painted (at most `maxWait` ms: hidden tabs paint none). */
@@ -174,22 +181,15 @@ async function sampleChunks(composer, opts, { onProgress, signal, chunkMillis = 
   const t0 = performance.now();
   let raw = sampling.prime();
   let chunk = 32;
-  let stopped = false;
-  let painted = t0;
   try {
-    while (!sampling.done()) {
-      if (signal?.aborted) {
-        stopped = true;
-        break;
-      }
+    const stopped = await eachChunk(sampling, signal, async () => {
       const t = performance.now();
       raw += await chunkText(sampling.next(chunk), "sampling a chunk");
       const dt = performance.now() - t;
       // Aim at ~chunkMillis of work per chunk: responsive Stop, few yields.
       chunk = Math.max(16, Math.min(2000, Math.round((chunk * chunkMillis) / Math.max(dt, 0.5))));
       onProgress?.({ chars: sampling.produced(), total: sampling.total(), raw, millis: performance.now() - t0 });
-      painted = await breathe(painted);
-    }
+    });
     const dispatches = typeof sampling.dispatches === "function" ? sampling.dispatches() : 0;
     return { raw, chars: sampling.produced(), total: sampling.total(), millis: performance.now() - t0, stopped, dispatches };
   } finally {
@@ -389,19 +389,12 @@ async function batchOnGpu(model, optsList, { onProgress, signal }) {
   const batch = gpuTwin(model).startBatch(optsList);
   const t0 = performance.now();
   const raws = optsList.map((o) => o.prime);
-  let stopped = false;
-  let painted = t0;
   try {
-    while (!batch.done()) {
-      if (signal?.aborted) {
-        stopped = true;
-        break;
-      }
+    const stopped = await eachChunk(batch, signal, async () => {
       const parts = await withTimeout(batch.nextBatch(100000), 30000, "sampling a chunk of the variations");
       parts.forEach((p, i) => (raws[i] += p));
       onProgress?.({ produced: [...batch.producedEach()], millis: performance.now() - t0 });
-      painted = await breathe(painted);
-    }
+    });
     const produced = [...batch.producedEach()];
     const millis = performance.now() - t0;
     const pieces = raws.map((raw, i) => ({ raw, chars: produced[i], total: optsList[i].length, millis, stopped }));
