@@ -263,16 +263,7 @@ impl Composer {
     /// The logits after each character of `text` fed from the zero state, on the CPU (what the
     /// page's test compares the GPU's with).
     pub fn logits_for(&self, text: &str) -> Result<Vec<Vec<f32>>, SampleError> {
-        let tokens = self.model.vocab().encode(text)?;
-        let mut state = self.model.zero_state();
-        let mut row = vec![0.0; self.hyper.vocab_size];
-        Ok(tokens
-            .into_iter()
-            .map(|t| {
-                self.model.step(&mut state, t, &mut row);
-                row.clone()
-            })
-            .collect())
+        Ok(self.model.logits_for(&self.model.vocab().encode(text)?))
     }
 
     /// Starts a sample: validates the options and feeds the prime.

@@ -80,6 +80,20 @@ impl CpuModel {
         LstmState { h: vec![0.0; n], c: vec![0.0; n], gates: vec![0.0; 4 * self.hyper.hidden] }
     }
 
+    /// The logits after each of `tokens`, fed from the zero state (what the GPU's logits are
+    /// held equal to).
+    pub fn logits_for(&self, tokens: &[usize]) -> Vec<Vec<f32>> {
+        let mut state = self.zero_state();
+        let mut row = vec![0.0; self.hyper.vocab_size];
+        tokens
+            .iter()
+            .map(|&t| {
+                self.step(&mut state, t, &mut row);
+                row.clone()
+            })
+            .collect()
+    }
+
     /// Feed one token; writes the next character's logits (length `vocab_size`).
     pub fn step(&self, state: &mut LstmState, token: usize, logits: &mut [f32]) {
         let hd = self.hyper.hidden;
