@@ -20,7 +20,9 @@ fn main() {
     while let Some(a) = args.next() {
         match a.as_str() {
             "--corpus" => corpus = args.next().map(PathBuf::from).unwrap_or(corpus),
-            "--iterations" => iterations = args.next().and_then(|n| n.parse().ok()).unwrap_or(iterations),
+            "--iterations" => {
+                iterations = args.next().and_then(|n| n.parse().ok()).unwrap_or(iterations)
+            }
             "--sampling-only" => sampling_only = true,
             other => {
                 eprintln!("unknown argument {other}; usage: bench [--corpus DIR] [--iterations N] [--sampling-only]");
@@ -33,12 +35,19 @@ fn main() {
         println!("kernrnn benchmark: {} ({threads} threads)", std::env::consts::ARCH);
         return sampling_table();
     }
-    println!("kernrnn benchmark: {} ({threads} threads), corpus {}", std::env::consts::ARCH, corpus.display());
+    println!(
+        "kernrnn benchmark: {} ({threads} threads), corpus {}",
+        std::env::consts::ARCH,
+        corpus.display()
+    );
     println!();
-    println!("| training (burn flex, Adam) | layers x units | batch x seq | iterations | chars/s |");
+    println!(
+        "| training (burn flex, Adam) | layers x units | batch x seq | iterations | chars/s |"
+    );
     println!("|---|---|---|---|---|");
     for (layers, hidden) in [(3, 128), (2, 128), (3, 256)] {
-        let dir = std::env::temp_dir().join(format!("kernrnn-bench-{}-{layers}x{hidden}", std::process::id()));
+        let dir = std::env::temp_dir()
+            .join(format!("kernrnn-bench-{}-{layers}x{hidden}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let run = TrainRun {
             corpus: corpus.clone(),
@@ -69,13 +78,18 @@ fn main() {
     for (layers, hidden) in [(3, 128), (3, 256)] {
         let vocab = Vocab::from_text(&(32u8..99).map(char::from).collect::<String>());
         let hyper = Hyper { vocab_size: vocab.len(), layers, hidden };
-        let weights = CharLstm::new(hyper, 0.0, &burn::tensor::Device::flex()).to_weights(vocab, Provenance::default());
+        let weights = CharLstm::new(hyper, 0.0, &burn::tensor::Device::flex())
+            .to_weights(vocab, Provenance::default());
         let model = Arc::new(CpuModel::new(&weights));
         let opts = SampleOptions { length: 15_000, prime: "@".into(), ..SampleOptions::default() };
         let start = Instant::now();
         let text = kernrnn::sample(model, &opts).unwrap_or_default();
         let secs = start.elapsed().as_secs_f64();
-        println!("| cpu | {layers} x {hidden} | {} | {secs:.3} | {:.0} |", text.chars().count() - 1, 15_000.0 / secs);
+        println!(
+            "| cpu | {layers} x {hidden} | {} | {secs:.3} | {:.0} |",
+            text.chars().count() - 1,
+            15_000.0 / secs
+        );
     }
     sampling_table();
 }
@@ -92,11 +106,26 @@ fn sampling_table() {
     println!();
     println!("| sampling mozart (3 x 128) | mode | samples x characters | seconds | chars/s | dispatches per char |");
     println!("|---|---|---|---|---|---|");
-    let row = |device: &str, mode: &str, n: usize, len: usize, chars: usize, secs: f64, dispatches: Option<usize>| {
-        let per = dispatches.map_or("-".into(), |d| format!("{:.3}", d as f64 / chars.max(1) as f64));
-        println!("| {device} | {mode} | {n} x {len} | {secs:.2} | {:.0} | {per} |", chars as f64 / secs);
+    let row = |device: &str,
+               mode: &str,
+               n: usize,
+               len: usize,
+               chars: usize,
+               secs: f64,
+               dispatches: Option<usize>| {
+        let per =
+            dispatches.map_or("-".into(), |d| format!("{:.3}", d as f64 / chars.max(1) as f64));
+        println!(
+            "| {device} | {mode} | {n} x {len} | {secs:.2} | {:.0} | {per} |",
+            chars as f64 / secs
+        );
     };
-    let opts = |seed: u64, length: usize, raw: bool| SampleOptions { seed, length, raw, ..SampleOptions::default() };
+    let opts = |seed: u64, length: usize, raw: bool| SampleOptions {
+        seed,
+        length,
+        raw,
+        ..SampleOptions::default()
+    };
     for raw in [true, false] {
         let mode = if raw { "raw" } else { "grammar" };
         let start = Instant::now();
@@ -104,7 +133,15 @@ fn sampling_table() {
         row("cpu", mode, 1, 15_000, text.chars().count() - 2, start.elapsed().as_secs_f64(), None);
     }
     let start = Instant::now();
-    let chars: usize = (1..=8).map(|seed| kernrnn::sample(cpu.clone(), &opts(seed, 2000, false)).unwrap_or_default().chars().count() - 2).sum();
+    let chars: usize = (1..=8)
+        .map(|seed| {
+            kernrnn::sample(cpu.clone(), &opts(seed, 2000, false))
+                .unwrap_or_default()
+                .chars()
+                .count()
+                - 2
+        })
+        .sum();
     row("cpu, one after another", "grammar", 8, 2000, chars, start.elapsed().as_secs_f64(), None);
     gpu_rows(&cpu, &row, &opts);
 }
@@ -151,4 +188,3 @@ fn gpu_rows(cpu: &Arc<CpuModel>, row: Row, opts: &dyn Fn(u64, usize, bool) -> Sa
 
 #[cfg(not(feature = "webgpu"))]
 fn gpu_rows(_: &Arc<CpuModel>, _: Row, _: &dyn Fn(u64, usize, bool) -> SampleOptions) {}
-

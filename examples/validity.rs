@@ -35,7 +35,9 @@ fn main() {
     }
     let manifest = match Manifest::read(&models.join("manifest.json")) {
         Ok(m) if !m.models.is_empty() => m,
-        Ok(_) => return eprintln!("no models listed in {}", models.join("manifest.json").display()),
+        Ok(_) => {
+            return eprintln!("no models listed in {}", models.join("manifest.json").display())
+        }
         Err(e) => return eprintln!("cannot read the manifest: {e}"),
     };
     if let Some(dir) = &out {
@@ -54,11 +56,18 @@ fn main() {
         let Ok(weights) = Weights::from_bytes(&bytes) else { continue };
         let model = Arc::new(CpuModel::new(&weights));
         for raw in [false, true] {
-            let (mut n, mut valid_text, mut valid_score, mut full, mut spine_measures, mut chars) = (0, 0, 0, 0, 0, 0);
+            let (mut n, mut valid_text, mut valid_score, mut full, mut spine_measures, mut chars) =
+                (0, 0, 0, 0, 0, 0);
             let start = Instant::now();
             for temperature in [0.8f32, 1.2] {
                 for seed in 1..=seeds {
-                    let opts = SampleOptions { seed, temperature, length, raw, ..SampleOptions::default() };
+                    let opts = SampleOptions {
+                        seed,
+                        temperature,
+                        length,
+                        raw,
+                        ..SampleOptions::default()
+                    };
                     let Ok(text) = kernrnn::sample(model.clone(), &opts) else { continue };
                     chars += text.chars().count();
                     let report = check_prepared(&text, opts.meter);
@@ -71,7 +80,10 @@ fn main() {
                     spine_measures += report.spine_measures;
                     if let Some(dir) = &out {
                         let mode = if raw { "raw" } else { "constrained" };
-                        let _ = std::fs::write(dir.join(format!("{}-{mode}-{temperature}-{seed}.krn", entry.name)), &score);
+                        let _ = std::fs::write(
+                            dir.join(format!("{}-{mode}-{temperature}-{seed}.krn", entry.name)),
+                            &score,
+                        );
                     }
                 }
             }

@@ -152,7 +152,13 @@ pub struct Score {
 /// Turns raw sampled text into a complete **kern score, with a report.
 pub fn score(raw: &str, opts: &ScoreOptions) -> Score {
     let (kern, r) = reconstruct_with_report(raw, opts);
-    Score { kern, measures: r.measures, dropped_lines: r.dropped_lines, spines: r.spines, movements: r.movements }
+    Score {
+        kern,
+        measures: r.measures,
+        dropped_lines: r.dropped_lines,
+        spines: r.spines,
+        movements: r.movements,
+    }
 }
 
 /// One problem the checker found, for the page (lines are the score's, 1-based).
@@ -203,7 +209,8 @@ pub fn check_score(kern: &str) -> ScoreCheck {
 impl JsSampleOptions {
     pub fn resolve(&self) -> Result<SampleOptions, OptionsError> {
         let d = SampleOptions::default();
-        let whole = |x: f64| x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 9_007_199_254_740_992.0;
+        let whole =
+            |x: f64| x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 9_007_199_254_740_992.0;
         let seed = match self.seed {
             Some(s) if !whole(s) => return Err(OptionsError::Seed(s)),
             Some(s) => s as u64,
@@ -232,7 +239,11 @@ impl JsSampleOptions {
 impl Composer {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, WeightsError> {
         let w = Weights::from_bytes(bytes)?;
-        Ok(Composer { model: Arc::new(CpuModel::new(&w)), hyper: w.hyper, provenance: w.provenance })
+        Ok(Composer {
+            model: Arc::new(CpuModel::new(&w)),
+            hyper: w.hyper,
+            provenance: w.provenance,
+        })
     }
 
     pub fn info(&self) -> ModelInfo {
@@ -279,7 +290,14 @@ impl Composer {
     /// The complete **kern score of a sample drawn with `opts`, as `kernrnn sample --kern`
     /// writes it (title, and the sampling meter as the score's default).
     pub fn score(&self, raw: &str, opts: &SampleOptions) -> Score {
-        score(raw, &ScoreOptions { title: Some(self.title(opts)), meter: Some(opts.meter), ..ScoreOptions::default() })
+        score(
+            raw,
+            &ScoreOptions {
+                title: Some(self.title(opts)),
+                meter: Some(opts.meter),
+                ..ScoreOptions::default()
+            },
+        )
     }
 }
 
@@ -356,7 +374,10 @@ mod tests {
         let checked = check_score(broken);
         assert!(!checked.valid);
         assert_eq!(checked.problem_count, checked.problems.len());
-        assert!(checked.problems.iter().any(|p| p.line == 5 && p.kind == "structure"), "{checked:?}");
+        assert!(
+            checked.problems.iter().any(|p| p.line == 5 && p.kind == "structure"),
+            "{checked:?}"
+        );
         assert!(checked.summary.contains("structure"), "{}", checked.summary);
     }
 
@@ -366,7 +387,11 @@ mod tests {
         let err = |b: &[u8]| Composer::from_bytes(b).unwrap_err().to_string();
         assert!(err(&[]).contains("empty"));
         for cut in [7, 100, bytes.len() / 2, bytes.len() - 1] {
-            assert!(err(&bytes[..cut]).contains("not a kernrnn weights file"), "cut at {cut}: {}", err(&bytes[..cut]));
+            assert!(
+                err(&bytes[..cut]).contains("not a kernrnn weights file"),
+                "cut at {cut}: {}",
+                err(&bytes[..cut])
+            );
         }
         assert!(err(b"<!doctype html><title>404</title>").contains("not a kernrnn weights file"));
     }
@@ -385,14 +410,23 @@ mod tests {
     #[test]
     fn js_options_resolve_with_cli_defaults() {
         assert_eq!(JsSampleOptions::default().resolve().unwrap(), SampleOptions::default());
-        let o = JsSampleOptions { seed: Some(42.0), length: Some(10.0), temperature: Some(1.5), ..Default::default() }
-            .resolve()
-            .unwrap();
+        let o = JsSampleOptions {
+            seed: Some(42.0),
+            length: Some(10.0),
+            temperature: Some(1.5),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
         assert_eq!((o.seed, o.length, o.temperature), (42, 10, 1.5));
         assert!(JsSampleOptions { seed: Some(-1.0), ..Default::default() }.resolve().is_err());
         assert!(JsSampleOptions { seed: Some(1.5), ..Default::default() }.resolve().is_err());
-        assert!(JsSampleOptions { length: Some(f64::NAN), ..Default::default() }.resolve().is_err());
-        let meter = |m: JsMeter| JsSampleOptions { meter: Some(m), ..Default::default() }.resolve().map(|o| o.meter);
+        assert!(JsSampleOptions { length: Some(f64::NAN), ..Default::default() }
+            .resolve()
+            .is_err());
+        let meter = |m: JsMeter| {
+            JsSampleOptions { meter: Some(m), ..Default::default() }.resolve().map(|o| o.meter)
+        };
         assert_eq!(meter(JsMeter::Text(" 3/4".into())), Ok((3, 4)));
         assert_eq!(meter(JsMeter::Pair(6, 8)), Ok((6, 8)));
         assert!(meter(JsMeter::Text("waltz".into())).unwrap_err().to_string().contains("meter"));
@@ -400,11 +434,17 @@ mod tests {
 
     #[test]
     fn score_options_are_checked() {
-        let ok = JsScoreOptions { meter: Some("3/4".into()), tempo_bpm: Some(90.0), title: Some("t".into()) };
+        let ok = JsScoreOptions {
+            meter: Some("3/4".into()),
+            tempo_bpm: Some(90.0),
+            title: Some("t".into()),
+        };
         let r = ok.resolve().unwrap();
         assert_eq!((r.meter, r.tempo_bpm, r.title.as_deref()), (Some((3, 4)), Some(90), Some("t")));
         for m in ["3", "3/5", "0/4", "x/4", "3/128"] {
-            let e = JsScoreOptions { meter: Some(m.into()), ..Default::default() }.resolve().unwrap_err();
+            let e = JsScoreOptions { meter: Some(m.into()), ..Default::default() }
+                .resolve()
+                .unwrap_err();
             assert!(e.to_string().contains("meter"), "{m}");
         }
         assert!(JsScoreOptions { tempo_bpm: Some(0.0), ..Default::default() }.resolve().is_err());

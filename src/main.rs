@@ -15,7 +15,11 @@ use kernrnn::train::{self, Backend, Outcome, Progress, TrainConfig, TrainRun, Tr
 use kernrnn::{CpuModel, SampleOptions, Sampler, Weights};
 
 #[derive(Parser)]
-#[command(name = "kernrnn", version, about = "A character-level LSTM that composes piano music in Humdrum **kern")]
+#[command(
+    name = "kernrnn",
+    version,
+    about = "A character-level LSTM that composes piano music in Humdrum **kern"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -230,7 +234,9 @@ fn main() -> ExitCode {
 fn print_out(text: &str) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("cannot write output: {e}")),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write output: {e}"))
+        }
         _ => Ok(()),
     }
 }
@@ -276,12 +282,20 @@ fn cmd_sample(a: SampleArgs) -> Result<ExitCode, String> {
     if a.stats {
         let secs = t0.elapsed().as_secs_f64();
         let n = raw.chars().count() - opts.prime.chars().count();
-        let per = dispatches.map_or(String::new(), |d: usize| format!(", {d} dispatches ({:.1} characters each)", n as f64 / d.max(1) as f64));
-        eprintln!("{n} characters in {secs:.2} s ({:.0} chars/s) on {where_}{per}", n as f64 / secs.max(1e-9));
+        let per = dispatches.map_or(String::new(), |d: usize| {
+            format!(", {d} dispatches ({:.1} characters each)", n as f64 / d.max(1) as f64)
+        });
+        eprintln!(
+            "{n} characters in {secs:.2} s ({:.0} chars/s) on {where_}{per}",
+            n as f64 / secs.max(1e-9)
+        );
     }
     let text = if a.kern {
         let title = kernrnn::composer::score_title(&weights.provenance.name, &opts);
-        kern::reconstruct(&raw, &ScoreOptions { title: Some(title), meter: Some(a.meter), ..Default::default() })
+        kern::reconstruct(
+            &raw,
+            &ScoreOptions { title: Some(title), meter: Some(a.meter), ..Default::default() },
+        )
     } else {
         raw
     };
@@ -290,19 +304,28 @@ fn cmd_sample(a: SampleArgs) -> Result<ExitCode, String> {
 }
 
 #[cfg(feature = "webgpu")]
-fn sample_on_gpu(model: Arc<CpuModel>, opts: &SampleOptions, raw: &mut String) -> Result<(String, Option<usize>), String> {
+fn sample_on_gpu(
+    model: Arc<CpuModel>,
+    opts: &SampleOptions,
+    raw: &mut String,
+) -> Result<(String, Option<usize>), String> {
     use kernrnn::infer::gpu::{GpuDevice, GpuModel, GpuSampling};
     let device = GpuDevice::init_blocking().map_err(|e| e.to_string())?;
     let gpu = Arc::new(GpuModel::new(&device, model).map_err(|e| e.to_string())?);
     let mut sampling = GpuSampling::new(gpu, opts.clone()).map_err(|e| e.to_string())?;
     while !sampling.is_done() {
-        cubecl::future::block_on(sampling.next_chunk(usize::MAX, raw)).map_err(|e| e.to_string())?;
+        cubecl::future::block_on(sampling.next_chunk(usize::MAX, raw))
+            .map_err(|e| e.to_string())?;
     }
     Ok((format!("the GPU ({})", device.adapter), Some(sampling.dispatches())))
 }
 
 #[cfg(not(feature = "webgpu"))]
-fn sample_on_gpu(_: Arc<CpuModel>, _: &SampleOptions, _: &mut String) -> Result<(String, Option<usize>), String> {
+fn sample_on_gpu(
+    _: Arc<CpuModel>,
+    _: &SampleOptions,
+    _: &mut String,
+) -> Result<(String, Option<usize>), String> {
     Err("this kernrnn was built without the GPU sampler (cargo feature `webgpu`)".into())
 }
 
@@ -313,13 +336,19 @@ fn cmd_eval(a: EvalArgs) -> Result<ExitCode, String> {
         eprintln!("warning: {w}");
     }
     let device = Backend::from(a.backend).device().map_err(|e| e.to_string())?;
-    let report = train::evaluate_corpus(&weights, &corpus, &a.corpus, &device).map_err(|e| e.to_string())?;
+    let report =
+        train::evaluate_corpus(&weights, &corpus, &a.corpus, &device).map_err(|e| e.to_string())?;
     let text = if a.json {
         serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n"
     } else {
         let mut s = format!(
             "{}: {} files, {} characters, {} scored\nloss: {:.4} nats/char ({:.4} bits/char)\n",
-            report.corpus, report.files, report.chars, report.scored_chars, report.loss_nats, report.loss_bits
+            report.corpus,
+            report.files,
+            report.chars,
+            report.scored_chars,
+            report.loss_nats,
+            report.loss_bits
         );
         if report.unknown_chars > 0 {
             s += &format!(
@@ -337,14 +366,21 @@ fn cmd_check(a: CheckArgs) -> Result<ExitCode, String> {
     let mut out = String::new();
     let mut all_valid = true;
     for file in &a.files {
-        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         let is_score = text.lines().any(|l| l.starts_with("**"));
-        let report = if is_score { kern::check_kern(&text) } else { kern::check_prepared(&text, a.meter) };
+        let report =
+            if is_score { kern::check_kern(&text) } else { kern::check_prepared(&text, a.meter) };
         for d in &report.diagnostics {
             out += &format!("{}:{}: {}: {}\n", file.display(), d.line, d.kind, d.message);
         }
         let verdict = if report.is_valid() { "valid" } else { "INVALID" };
-        out += &format!("{}: {verdict} ({}): {}\n", file.display(), if is_score { "score" } else { "raw sample" }, report.summary());
+        out += &format!(
+            "{}: {verdict} ({}): {}\n",
+            file.display(),
+            if is_score { "score" } else { "raw sample" },
+            report.summary()
+        );
         all_valid &= report.is_valid();
     }
     print_out(&out)?;
@@ -373,8 +409,10 @@ impl Progress for Bar {
             return;
         }
         bar.set_style(
-            ProgressStyle::with_template("[{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} it  {msg}  ETA {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "[{elapsed_precise}] {bar:30.cyan/blue} {pos}/{len} it  {msg}  ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar.set_position(done);
         bar.reset_eta();
@@ -433,7 +471,10 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode, String> {
     })
     .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
     let run = TrainRun {
-        checkpoint_dir: a.checkpoint_dir.clone().unwrap_or_else(|| Path::new("checkpoints").join(&a.name)),
+        checkpoint_dir: a
+            .checkpoint_dir
+            .clone()
+            .unwrap_or_else(|| Path::new("checkpoints").join(&a.name)),
         corpus: a.corpus,
         name: a.name,
         out_dir: a.out,

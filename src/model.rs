@@ -10,8 +10,8 @@ use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 
-use crate::weights::{Hyper, LayerWeights, Provenance, Weights};
 use crate::vocab::Vocab;
+use crate::weights::{Hyper, LayerWeights, Provenance, Weights};
 
 /// Parameters are initialised uniformly in ±INIT_RANGE, as in char-rnn.
 pub const INIT_RANGE: f64 = 0.08;

@@ -163,7 +163,8 @@ impl Sampler {
         opts.validate()?;
         let tokens = model.vocab().encode(&opts.prime)?;
         let v = model.hyper().vocab_size;
-        let grammar = if opts.raw { None } else { Some(prime_grammar(&opts, model.vocab().chars())?) };
+        let grammar =
+            if opts.raw { None } else { Some(prime_grammar(&opts, model.vocab().chars())?) };
         let mut sampler = Sampler {
             state: model.zero_state(),
             logits: vec![0.0; v],
@@ -254,9 +255,14 @@ impl Sampler {
         let allowed = &self.allowed;
         let t = match candidate {
             Some(t) if t < allowed.len() && allowed[t] => t,
-            _ => draw(logits, self.opts.temperature, self.opts.argmax, &mut self.rng, &mut self.scratch, |i| {
-                allowed[i]
-            }),
+            _ => draw(
+                logits,
+                self.opts.temperature,
+                self.opts.argmax,
+                &mut self.rng,
+                &mut self.scratch,
+                |i| allowed[i],
+            ),
         };
         let c = vocab.char(t)?;
         if let Some(g) = &mut self.grammar {
@@ -294,7 +300,13 @@ impl Sampler {
 /// mid-measure, say) is accepted with rhythm checks off; they resume at the next barline.
 fn prime_grammar(opts: &SampleOptions, vocab: &[char]) -> Result<Grammar, SampleError> {
     Grammar::supports(vocab, opts.meter).map_err(SampleError::Unsupported)?;
-    let make = || Grammar::new(GrammarOptions { meter: opts.meter, rhythm: true, vocab: Some(vocab.to_vec()) });
+    let make = || {
+        Grammar::new(GrammarOptions {
+            meter: opts.meter,
+            rhythm: true,
+            vocab: Some(vocab.to_vec()),
+        })
+    };
     let mut grammar = make();
     if grammar.push_str(&opts.prime).is_ok() {
         return Ok(grammar);

@@ -67,7 +67,9 @@ impl Composer {
     /// Loads a weights file from its bytes; a truncated or foreign file throws an Error.
     #[wasm_bindgen(constructor)]
     pub fn new(bytes: &[u8]) -> Result<Composer, JsError> {
-        Inner::from_bytes(bytes).map(|inner| Composer { inner }).map_err(|e| JsError::new(&e.to_string()))
+        Inner::from_bytes(bytes)
+            .map(|inner| Composer { inner })
+            .map_err(|e| JsError::new(&e.to_string()))
     }
 
     /// `{ name, vocab, vocabSize, layers, hidden, params, validLoss, corpus, epochs }`.
@@ -221,7 +223,8 @@ mod gpu {
                 .borrow_mut()
                 .get_or_insert_with(|| {
                     wasm_bindgen_futures::future_to_promise(async {
-                        let device = GpuDevice::init().await.map_err(|e| JsValue::from(js_err(e)))?;
+                        let device =
+                            GpuDevice::init().await.map_err(|e| JsValue::from(js_err(e)))?;
                         let adapter = device.adapter.clone();
                         DEVICE.with(|d| *d.borrow_mut() = Some(device));
                         Ok(JsValue::from(adapter))
@@ -276,9 +279,14 @@ mod gpu {
         pub fn logits_for(&self, text: String) -> js_sys::Promise {
             let model = self.model.clone();
             wasm_bindgen_futures::future_to_promise(async move {
-                let tokens = model.cpu().vocab().encode(&text).map_err(|e| JsValue::from(js_err(e)))?;
+                let tokens =
+                    model.cpu().vocab().encode(&text).map_err(|e| JsValue::from(js_err(e)))?;
                 let rows = model.logits_for(&tokens).await.map_err(|e| JsValue::from(js_err(e)))?;
-                Ok(rows.iter().map(|r| js_sys::Float32Array::from(&r[..])).collect::<js_sys::Array>().into())
+                Ok(rows
+                    .iter()
+                    .map(|r| js_sys::Float32Array::from(&r[..]))
+                    .collect::<js_sys::Array>()
+                    .into())
             })
         }
     }

@@ -41,9 +41,7 @@ impl Hyper {
 
     pub fn num_params(&self) -> usize {
         let g = 4 * self.hidden;
-        (0..self.layers)
-            .map(|l| self.input_size(l) * g + self.hidden * g + g)
-            .sum::<usize>()
+        (0..self.layers).map(|l| self.input_size(l) * g + self.hidden * g + g).sum::<usize>()
             + self.hidden * self.vocab_size
             + self.vocab_size
     }
@@ -186,24 +184,25 @@ impl Weights {
         };
         let vocab_text: String = serde_json::from_str(field("vocab")?)
             .map_err(|e| WeightsError::Metadata { key: "vocab", why: e.to_string() })?;
-        let vocab = Vocab::from_chars(vocab_text.chars().collect()).ok_or(WeightsError::Metadata {
-            key: "vocab",
-            why: "empty or repeats a character".into(),
-        })?;
+        let vocab =
+            Vocab::from_chars(vocab_text.chars().collect()).ok_or(WeightsError::Metadata {
+                key: "vocab",
+                why: "empty or repeats a character".into(),
+            })?;
         let hyper: Hyper = serde_json::from_str(field("hyper")?)
             .map_err(|e| WeightsError::Metadata { key: "hyper", why: e.to_string() })?;
         if hyper.vocab_size != vocab.len() || hyper.layers == 0 || hyper.hidden == 0 {
             return Err(WeightsError::Metadata {
                 key: "hyper",
-                why: format!(
-                    "{hyper:?} does not fit a vocabulary of {} characters",
-                    vocab.len()
-                ),
+                why: format!("{hyper:?} does not fit a vocabulary of {} characters", vocab.len()),
             });
         }
         // Bounds that keep a hostile header from making us allocate absurd amounts.
         if hyper.layers > 64 || hyper.hidden > 16_384 || hyper.vocab_size > 65_536 {
-            return Err(WeightsError::Metadata { key: "hyper", why: format!("{hyper:?} is too large") });
+            return Err(WeightsError::Metadata {
+                key: "hyper",
+                why: format!("{hyper:?} is too large"),
+            });
         }
         let provenance: Provenance = match meta.get("provenance") {
             Some(p) => serde_json::from_str(p)

@@ -44,7 +44,8 @@ fn sample_is_byte_identical_for_the_same_seed() {
     // Constrained sampling goes on to the end of the measure.
     assert!(text.chars().count() >= 502);
     assert!(text.ends_with('\n'));
-    let raw = String::from_utf8(sample(&["--seed", "3", "--length", "500", "--raw"]).stdout).unwrap();
+    let raw =
+        String::from_utf8(sample(&["--seed", "3", "--length", "500", "--raw"]).stdout).unwrap();
     assert_eq!(raw.chars().count(), 502);
     let argmax = sample(&["--argmax", "--length", "50"]);
     assert_eq!(argmax.stdout, sample(&["--argmax", "--length", "50", "--seed", "9"]).stdout);
@@ -86,10 +87,16 @@ fn missing_truncated_and_foreign_model_files_are_refused() {
     let bytes = std::fs::read(model()).unwrap();
     let cut = dir.join("cut.safetensors");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    fails_with(kernrnn(&["sample", "--model", cut.to_str().unwrap()]), "not a kernrnn weights file");
+    fails_with(
+        kernrnn(&["sample", "--model", cut.to_str().unwrap()]),
+        "not a kernrnn weights file",
+    );
     let foreign = dir.join("page.html");
     std::fs::write(&foreign, "<!doctype html><p>hello</p>").unwrap();
-    fails_with(kernrnn(&["sample", "--model", foreign.to_str().unwrap()]), "not a kernrnn weights file");
+    fails_with(
+        kernrnn(&["sample", "--model", foreign.to_str().unwrap()]),
+        "not a kernrnn weights file",
+    );
     let empty = dir.join("empty.safetensors");
     std::fs::write(&empty, "").unwrap();
     fails_with(kernrnn(&["sample", "--model", empty.to_str().unwrap()]), "empty");
@@ -97,14 +104,25 @@ fn missing_truncated_and_foreign_model_files_are_refused() {
 
 #[test]
 fn corpus_paths_that_do_not_exist_or_hold_nothing_are_refused() {
-    fails_with(kernrnn(&["prep", "--corpus", "/no/such/corpus"]), "corpus folder /no/such/corpus does not exist");
+    fails_with(
+        kernrnn(&["prep", "--corpus", "/no/such/corpus"]),
+        "corpus folder /no/such/corpus does not exist",
+    );
     let empty = common::temp_dir("cli-empty");
     fails_with(kernrnn(&["prep", "--corpus", empty.to_str().unwrap()]), "has no .krn file");
     let m = model().to_str().unwrap();
     fails_with(kernrnn(&["eval", "--model", m, "--corpus", "/no/such/corpus"]), "does not exist");
     let out = empty.join("out");
     fails_with(
-        kernrnn(&["train", "--corpus", "/no/such/corpus", "--name", "x", "--out", out.to_str().unwrap()]),
+        kernrnn(&[
+            "train",
+            "--corpus",
+            "/no/such/corpus",
+            "--name",
+            "x",
+            "--out",
+            out.to_str().unwrap(),
+        ]),
         "does not exist",
     );
     fails_with(
@@ -127,7 +145,14 @@ fn prep_prints_the_prepared_text_and_a_summary() {
 #[test]
 fn eval_reports_loss_and_unknown_characters() {
     let m = model().to_str().unwrap();
-    let out = kernrnn(&["eval", "--model", m, "--corpus", common::fixture_corpus().to_str().unwrap(), "--json"]);
+    let out = kernrnn(&[
+        "eval",
+        "--model",
+        m,
+        "--corpus",
+        common::fixture_corpus().to_str().unwrap(),
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let nats = report["loss_nats"].as_f64().unwrap();
@@ -138,7 +163,8 @@ fn eval_reports_loss_and_unknown_characters() {
     // A corpus with characters the model never saw: counted and named, not dropped silently.
     let dir = common::temp_dir("eval-unknown");
     let piece = std::fs::read_to_string(common::fixture_corpus().join("a-scales.krn")).unwrap();
-    std::fs::write(dir.join("x.krn"), piece.replace("=2\t=2\t=2", "=2\t=2\t=2\n4C~\t4Z\t.")).unwrap();
+    std::fs::write(dir.join("x.krn"), piece.replace("=2\t=2\t=2", "=2\t=2\t=2\n4C~\t4Z\t."))
+        .unwrap();
     let out = kernrnn(&["eval", "--model", m, "--corpus", dir.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
@@ -154,8 +180,18 @@ fn kern_output_is_a_complete_score_that_the_checker_accepts() {
     assert!(score.lines().any(|l| l.starts_with("=1")));
     assert!(score.trim_end().lines().last().unwrap().split('\t').all(|t| t == "*-"));
     let report = kernrnn::kern::check_kern(&score);
-    assert_eq!(report.count(kernrnn::kern::DiagnosticKind::Structure), 0, "{:?}", report.diagnostics);
-    assert_eq!(report.count(kernrnn::kern::DiagnosticKind::UnknownToken), 0, "{:?}", report.diagnostics);
+    assert_eq!(
+        report.count(kernrnn::kern::DiagnosticKind::Structure),
+        0,
+        "{:?}",
+        report.diagnostics
+    );
+    assert_eq!(
+        report.count(kernrnn::kern::DiagnosticKind::UnknownToken),
+        0,
+        "{:?}",
+        report.diagnostics
+    );
 }
 
 #[test]
@@ -196,11 +232,30 @@ fn an_interrupt_writes_a_checkpoint_even_when_signalled_twice_at_once() {
     let (corpus, out) = (common::fixture_corpus(), dir.join("models"));
     let train = |extra: &[&str]| {
         let mut args = vec!["train", "--corpus", corpus.to_str().unwrap(), "--name", "stopped"];
-        args.extend_from_slice(&["--out", out.to_str().unwrap(), "--checkpoint-dir", ckpt.to_str().unwrap()]);
-        args.extend_from_slice(&["--layers", "1", "--hidden", "16", "--seq-length", "16", "--batch-size", "4"]);
+        args.extend_from_slice(&[
+            "--out",
+            out.to_str().unwrap(),
+            "--checkpoint-dir",
+            ckpt.to_str().unwrap(),
+        ]);
+        args.extend_from_slice(&[
+            "--layers",
+            "1",
+            "--hidden",
+            "16",
+            "--seq-length",
+            "16",
+            "--batch-size",
+            "4",
+        ]);
         args.extend_from_slice(&["--eval-every", "5"]);
         args.extend_from_slice(extra);
-        Command::new(env!("CARGO_BIN_EXE_kernrnn")).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+        Command::new(env!("CARGO_BIN_EXE_kernrnn"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
     };
     let mut child = train(&["--epochs", "100000"]);
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
@@ -221,11 +276,14 @@ fn an_interrupt_writes_a_checkpoint_even_when_signalled_twice_at_once() {
     assert!(!seen.contains("panicked"), "{seen}");
 
     let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(ckpt.join("latest/state.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(ckpt.join("latest/state.json")).unwrap())
+            .unwrap();
     let done = state["global_iteration"].as_u64().unwrap();
     assert!(done >= 5, "{state}");
     // The run goes on from there.
-    let resumed = train(&["--resume", "--epochs", "100000", "--max-iterations", "3"]).wait_with_output().unwrap();
+    let resumed = train(&["--resume", "--epochs", "100000", "--max-iterations", "3"])
+        .wait_with_output()
+        .unwrap();
     let log = String::from_utf8_lossy(&resumed.stderr);
     assert!(resumed.status.success(), "{log}");
     assert!(log.contains(&format!("(iteration {done})")), "{log}");
@@ -238,8 +296,21 @@ fn an_interrupt_writes_a_checkpoint_even_when_signalled_twice_at_once() {
 fn training_on_a_missing_gpu_is_a_clear_error() {
     let dir = common::temp_dir("cli-no-gpu");
     let out = Command::new(env!("CARGO_BIN_EXE_kernrnn"))
-        .args(["train", "--corpus", common::fixture_corpus().to_str().unwrap(), "--name", "g", "--backend", "wgpu"])
-        .args(["--out", dir.join("models").to_str().unwrap(), "--checkpoint-dir", dir.join("ckpt").to_str().unwrap()])
+        .args([
+            "train",
+            "--corpus",
+            common::fixture_corpus().to_str().unwrap(),
+            "--name",
+            "g",
+            "--backend",
+            "wgpu",
+        ])
+        .args([
+            "--out",
+            dir.join("models").to_str().unwrap(),
+            "--checkpoint-dir",
+            dir.join("ckpt").to_str().unwrap(),
+        ])
         .env("VK_LOADER_DRIVERS_DISABLE", "*")
         .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl-vendor.json")
         .output()

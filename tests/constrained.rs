@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use kernrnn::kern::{check_prepared, reconstruct, check_kern, ScoreOptions};
+use kernrnn::kern::{check_kern, check_prepared, reconstruct, ScoreOptions};
 use kernrnn::{CpuModel, SampleOptions, Weights};
 
 fn model() -> Arc<CpuModel> {
@@ -25,12 +25,20 @@ fn constrained_samples_always_pass_the_checker() {
             let opts = SampleOptions { seed, temperature, length: 600, ..SampleOptions::default() };
             let text = kernrnn::sample(model.clone(), &opts).unwrap();
             let report = check_prepared(&text, opts.meter);
-            assert!(report.is_valid(), "seed {seed} temperature {temperature}: {:?}\n{text}", report.diagnostics);
+            assert!(
+                report.is_valid(),
+                "seed {seed} temperature {temperature}: {:?}\n{text}",
+                report.diagnostics
+            );
             assert!(report.measures >= 1);
             // The score made of it is valid too: structure, tokens and rhythm.
             let score = reconstruct(&text, &ScoreOptions::default());
             let checked = check_kern(&score);
-            assert!(checked.is_valid(), "seed {seed} temperature {temperature}: {:?}\n{text}\n{score}", checked.diagnostics);
+            assert!(
+                checked.is_valid(),
+                "seed {seed} temperature {temperature}: {:?}\n{text}\n{score}",
+                checked.diagnostics
+            );
 
             let raw = kernrnn::sample(model.clone(), &SampleOptions { raw: true, ..opts }).unwrap();
             raw_invalid += !check_prepared(&raw, (4, 4)).is_valid() as usize;

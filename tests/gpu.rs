@@ -14,7 +14,8 @@ fn shipped(name: &str) -> Arc<CpuModel> {
 }
 
 fn device() -> GpuDevice {
-    GpuDevice::init_blocking().expect("a wgpu adapter (make test installs Mesa's lavapipe Vulkan driver)")
+    GpuDevice::init_blocking()
+        .expect("a wgpu adapter (make test installs Mesa's lavapipe Vulkan driver)")
 }
 
 fn sample_on_gpu(gpu: &Arc<GpuModel>, opts: &SampleOptions) -> (String, usize) {
@@ -38,7 +39,12 @@ fn gpu_logits_equal_the_cpu_step() {
         let tokens = cpu.vocab().encode(&text[..text.len().min(CHUNK)]).unwrap();
         let got = cubecl::future::block_on(gpu.logits_for(&tokens)).unwrap();
         let want = cpu.logits_for(&tokens);
-        let worst = got.iter().flatten().zip(want.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let worst = got
+            .iter()
+            .flatten()
+            .zip(want.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
         assert_eq!(got.len(), tokens.len());
         assert!(worst < 1e-3, "{name}: GPU logits differ from the CPU's by {worst}");
     }
@@ -57,10 +63,18 @@ fn gpu_samples_keep_to_the_grammar() {
             let opts = SampleOptions { seed, temperature, length: 400, ..SampleOptions::default() };
             let (text, d) = sample_on_gpu(&gpu, &opts);
             let report = check_prepared(&text, opts.meter);
-            assert!(report.is_valid(), "seed {seed} T {temperature}: {:?}\n{text}", report.diagnostics);
+            assert!(
+                report.is_valid(),
+                "seed {seed} T {temperature}: {:?}\n{text}",
+                report.diagnostics
+            );
             let score = reconstruct(&text, &ScoreOptions::default());
             let checked = check_kern(&score);
-            assert!(checked.is_valid(), "seed {seed} T {temperature}: {:?}\n{score}", checked.diagnostics);
+            assert!(
+                checked.is_valid(),
+                "seed {seed} T {temperature}: {:?}\n{score}",
+                checked.diagnostics
+            );
             assert!(text.chars().count() >= 400);
             chars += text.chars().count();
             dispatches += d;
@@ -101,7 +115,9 @@ fn gpu_raw_samples_have_the_length_asked_and_depend_on_the_seed() {
 fn a_batch_samples_variations_in_one_launch_each_as_alone() {
     let device = device();
     let gpu = Arc::new(GpuModel::new(&device, shipped("mozart")).unwrap());
-    let opts: Vec<_> = (1..=4).map(|seed| SampleOptions { seed, length: 300, ..SampleOptions::default() }).collect();
+    let opts: Vec<_> = (1..=4)
+        .map(|seed| SampleOptions { seed, length: 300, ..SampleOptions::default() })
+        .collect();
     let mut batch = GpuSampling::batch(gpu.clone(), opts.clone()).unwrap();
     let mut outs: Vec<String> = opts.iter().map(|o| o.prime.clone()).collect();
     while !batch.is_done() {
@@ -116,7 +132,11 @@ fn a_batch_samples_variations_in_one_launch_each_as_alone() {
         assert!(check_kern(&reconstruct(text, &ScoreOptions::default())).is_valid());
     }
     assert_ne!(outs[0], outs[1]);
-    assert!(batch.dispatches() < alone_dispatches, "{} launches for the batch, {alone_dispatches} one by one", batch.dispatches());
+    assert!(
+        batch.dispatches() < alone_dispatches,
+        "{} launches for the batch, {alone_dispatches} one by one",
+        batch.dispatches()
+    );
     assert_eq!(batch.produced_each().len(), 4);
     // Temperature is the kernel's: a batch shares it.
     let mixed = vec![opts[0].clone(), SampleOptions { temperature: 1.1, ..opts[1].clone() }];
@@ -146,16 +166,28 @@ fn gpu_draws_follow_the_model_like_the_cpu_draws() {
     let device = device();
     let cpu = shipped("mozart");
     let gpu = Arc::new(GpuModel::new(&device, cpu.clone()).unwrap());
-    let opts: Vec<_> =
-        (1..=10).map(|seed| SampleOptions { seed, temperature: 1.0, raw: true, length: 1000, ..SampleOptions::default() }).collect();
+    let opts: Vec<_> = (1..=10)
+        .map(|seed| SampleOptions {
+            seed,
+            temperature: 1.0,
+            raw: true,
+            length: 1000,
+            ..SampleOptions::default()
+        })
+        .collect();
     let mut batch = GpuSampling::batch(gpu, opts.clone()).unwrap();
     let mut outs: Vec<String> = opts.iter().map(|o| o.prime.clone()).collect();
     while !batch.is_done() {
         cubecl::future::block_on(batch.next_batch(usize::MAX, &mut outs)).unwrap();
     }
     let on_gpu = outs.iter().map(|t| nll(&cpu, t)).sum::<f64>() / 10.0;
-    let on_cpu = opts.iter().map(|o| nll(&cpu, &kernrnn::sample(cpu.clone(), o).unwrap())).sum::<f64>() / 10.0;
-    assert!((on_gpu - on_cpu).abs() < 0.2 * on_cpu, "{on_gpu:.3} nats/char on the GPU, {on_cpu:.3} on the CPU");
+    let on_cpu =
+        opts.iter().map(|o| nll(&cpu, &kernrnn::sample(cpu.clone(), o).unwrap())).sum::<f64>()
+            / 10.0;
+    assert!(
+        (on_gpu - on_cpu).abs() < 0.2 * on_cpu,
+        "{on_gpu:.3} nats/char on the GPU, {on_cpu:.3} on the CPU"
+    );
     // A uniform draw would be near ln(vocabulary size) = 4.2 nats/char.
     assert!(on_gpu < 1.0, "{on_gpu:.3}");
 }

@@ -10,11 +10,15 @@ use kernrnn::{Hyper, Provenance, SampleOptions, Vocab, Weights};
 fn random_weights(hyper: Hyper, seed: u64) -> Weights {
     let device = Device::flex();
     device.seed(seed);
-    let vocab = Vocab::from_chars((0..hyper.vocab_size).map(|i| char::from(b'a' + i as u8)).collect()).unwrap();
+    let vocab =
+        Vocab::from_chars((0..hyper.vocab_size).map(|i| char::from(b'a' + i as u8)).collect())
+            .unwrap();
     // Wider than the training init, so the test exercises saturated gates too.
     let model = CharLstm::new(hyper, 0.0, &device);
     let mut w = model.to_weights(vocab, Provenance::default());
-    for v in w.layers.iter_mut().flat_map(|l| l.w_ih.iter_mut().chain(&mut l.w_hh).chain(&mut l.bias)) {
+    for v in
+        w.layers.iter_mut().flat_map(|l| l.w_ih.iter_mut().chain(&mut l.w_hh).chain(&mut l.bias))
+    {
         *v *= 12.0;
     }
     w
@@ -73,7 +77,8 @@ fn sampling_is_reproducible_and_seed_dependent() {
     let hyper = Hyper { vocab_size: 6, layers: 2, hidden: 16 };
     let model = Arc::new(CpuModel::new(&random_weights(hyper, 5)));
     // Letters are not **kern: sample without the grammar.
-    let opts = SampleOptions { prime: "ab".into(), length: 300, raw: true, ..SampleOptions::default() };
+    let opts =
+        SampleOptions { prime: "ab".into(), length: 300, raw: true, ..SampleOptions::default() };
     let a = kernrnn::sample(model.clone(), &opts).unwrap();
     let b = kernrnn::sample(model.clone(), &opts).unwrap();
     assert_eq!(a, b);
@@ -93,6 +98,9 @@ fn a_vocabulary_the_grammar_cannot_use_is_refused_with_the_reason() {
     let model = Arc::new(CpuModel::new(&random_weights(hyper, 3)));
     let opts = SampleOptions { prime: "ab".into(), length: 10, ..SampleOptions::default() };
     let err = kernrnn::sample(model, &opts).unwrap_err().to_string();
-    assert!(err.starts_with("this model cannot write a checked score (the vocabulary lacks"), "{err}");
+    assert!(
+        err.starts_with("this model cannot write a checked score (the vocabulary lacks"),
+        "{err}"
+    );
     assert!(err.contains("--raw"), "{err}");
 }

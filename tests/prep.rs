@@ -12,8 +12,14 @@ fn fixture_corpus_uses_the_good_files_and_names_the_others() {
     // Sorted by path, recursive; notes.txt is not a .krn file.
     assert_eq!(names, ["a-scales.krn", "b-arpeggios.krn"]);
     assert_eq!(corpus.warnings.len(), 2, "{:?}", corpus.warnings);
-    assert!(corpus.warnings.iter().any(|w| w.contains("c-no-barline.krn") && w.contains("no barline")));
-    assert!(corpus.warnings.iter().any(|w| w.contains("d-binary.krn") && w.contains("not a text file")));
+    assert!(corpus
+        .warnings
+        .iter()
+        .any(|w| w.contains("c-no-barline.krn") && w.contains("no barline")));
+    assert!(corpus
+        .warnings
+        .iter()
+        .any(|w| w.contains("d-binary.krn") && w.contains("not a text file")));
     // Header lines before the first barline and comments are gone, barlines are `@`.
     assert!(corpus.text.starts_with("@\n4"));
     assert!(!corpus.text.contains("**kern"));
@@ -57,7 +63,9 @@ fn shared_corpus_matches_published_figures() {
         eprintln!("../shared/corpus not present: skipped");
         return;
     };
-    for (name, files, chars, distinct) in [("mozart", 69, 895_365, 67), ("beethoven", 102, 2_399_313, 73)] {
+    for (name, files, chars, distinct) in
+        [("mozart", 69, 895_365, 67), ("beethoven", 102, 2_399_313, 73)]
+    {
         let corpus = prepare_dir(&root.join(name)).unwrap();
         assert_eq!(corpus.files.len(), files, "{name}");
         assert_eq!(corpus.chars(), chars, "{name}");

@@ -16,7 +16,8 @@ fn read_weights(path: &std::path::Path) -> Weights {
 /// Largest absolute difference between two models' parameters.
 fn max_difference(a: &Weights, b: &Weights) -> f32 {
     let flat = |w: &Weights| -> Vec<f32> {
-        let mut v: Vec<f32> = w.layers.iter().flat_map(|l| [&l.w_ih, &l.w_hh, &l.bias]).flatten().copied().collect();
+        let mut v: Vec<f32> =
+            w.layers.iter().flat_map(|l| [&l.w_ih, &l.w_hh, &l.bias]).flatten().copied().collect();
         v.extend(&w.head_weight);
         v.extend(&w.head_bias);
         v
@@ -42,7 +43,9 @@ fn a_tiny_run_learns_and_exports_weights_and_manifest() {
     assert_eq!(w.hyper.layers, 2);
     assert_eq!(w.provenance.name, "tiny");
     assert_eq!(w.provenance.valid_loss, s.valid_loss);
-    let manifest = Manifest::from_json(&std::fs::read_to_string(dir.join("models/manifest.json")).unwrap()).unwrap();
+    let manifest =
+        Manifest::from_json(&std::fs::read_to_string(dir.join("models/manifest.json")).unwrap())
+            .unwrap();
     assert_eq!(manifest.models.len(), 1);
     let entry = &manifest.models[0];
     assert_eq!((entry.name.as_str(), entry.file.as_str()), ("tiny", "tiny.safetensors"));
@@ -56,7 +59,8 @@ fn a_tiny_run_learns_and_exports_weights_and_manifest() {
 fn the_export_is_the_best_validation_point_unless_told_otherwise() {
     let dir = common::temp_dir("best");
     // Many epochs of a large learning rate on a tiny corpus: validation gets worse again.
-    let config = TrainConfig { epochs: 12, learning_rate: 3e-2, dropout: 0.0, ..common::tiny_config() };
+    let config =
+        TrainConfig { epochs: 12, learning_rate: 3e-2, dropout: 0.0, ..common::tiny_config() };
     let best = train::train(&common::tiny_run(&dir, "best", config.clone()), &mut Silent).unwrap();
     let h = &best.state.history;
     let min = h.iter().map(|p| p.valid_loss).fold(f64::INFINITY, f64::min);
@@ -160,12 +164,15 @@ fn bad_settings_are_refused_with_the_flag_named() {
     for (change, flag) in cases {
         let mut config = common::tiny_config();
         change(&mut config);
-        let err = train::train(&common::tiny_run(&dir, "b", config), &mut Silent).unwrap_err().to_string();
+        let err = train::train(&common::tiny_run(&dir, "b", config), &mut Silent)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(flag), "{err}");
     }
     let mut config = common::tiny_config();
     config.batch = 500;
-    let err = train::train(&common::tiny_run(&dir, "b", config), &mut Silent).unwrap_err().to_string();
+    let err =
+        train::train(&common::tiny_run(&dir, "b", config), &mut Silent).unwrap_err().to_string();
     assert!(err.contains("too short"), "{err}");
 }
 
@@ -182,7 +189,8 @@ fn seeded_sample_of_a_trained_in_test_model_is_golden() {
     if std::env::var_os("KERNRNN_BLESS").is_some() {
         std::fs::write(&golden_path, &text).unwrap();
     }
-    let golden = std::fs::read_to_string(&golden_path).expect("golden file (KERNRNN_BLESS=1 writes it)");
+    let golden =
+        std::fs::read_to_string(&golden_path).expect("golden file (KERNRNN_BLESS=1 writes it)");
     assert_eq!(text, golden);
 }
 
@@ -193,7 +201,11 @@ fn a_final_low_rate_phase_continues_a_run() {
     let dir = common::temp_dir("final-lr");
     let first = common::train_tiny(&dir, "settle");
     assert_eq!(first.state.epoch, 3);
-    let mut run = common::tiny_run(&dir, "settle", TrainConfig { epochs: 4, final_lr: Some((0, 1e-4)), ..common::tiny_config() });
+    let mut run = common::tiny_run(
+        &dir,
+        "settle",
+        TrainConfig { epochs: 4, final_lr: Some((0, 1e-4)), ..common::tiny_config() },
+    );
     run.resume = true;
     let settled = train::train(&run, &mut Silent).unwrap();
     assert_eq!(settled.state.epoch, 4);

@@ -115,8 +115,15 @@ fn lstm_chunk(
     let off_up = comptime!(vocab * 4 * hidden);
     let off_hh = comptime!(vocab * 4 * hidden + (layers - 1) * hidden * 4 * hidden);
     let off_bias = comptime!(vocab * 4 * hidden + (2 * layers - 1) * hidden * 4 * hidden);
-    let off_hw = comptime!(vocab * 4 * hidden + (2 * layers - 1) * hidden * 4 * hidden + layers * 4 * hidden);
-    let off_hb = comptime!(vocab * 4 * hidden + (2 * layers - 1) * hidden * 4 * hidden + layers * 4 * hidden + hidden * vocab);
+    let off_hw = comptime!(
+        vocab * 4 * hidden + (2 * layers - 1) * hidden * 4 * hidden + layers * 4 * hidden
+    );
+    let off_hb = comptime!(
+        vocab * 4 * hidden
+            + (2 * layers - 1) * hidden * 4 * hidden
+            + layers * 4 * hidden
+            + hidden * vocab
+    );
     let mut h_sh = Shared::<[f32]>::new_slice(comptime!(layers * hidden));
     let mut c_sh = Shared::<[f32]>::new_slice(comptime!(layers * hidden));
     let mut lg_sh = Shared::<[f32]>::new_slice(vocab);
@@ -263,7 +270,10 @@ fn lstm_chunk(
 /// Whether the kernel can run this model; the reason if not.
 pub fn supports(hyper: &Hyper) -> Result<(), String> {
     if hyper.hidden == 0 || hyper.hidden > MAX_HIDDEN || !hyper.hidden.is_multiple_of(4) {
-        return Err(format!("{} hidden units; the GPU sampler takes a multiple of 4 up to {MAX_HIDDEN}", hyper.hidden));
+        return Err(format!(
+            "{} hidden units; the GPU sampler takes a multiple of 4 up to {MAX_HIDDEN}",
+            hyper.hidden
+        ));
     }
     let shared = (2 * hyper.layers * hyper.hidden + hyper.vocab_size + 2 * hyper.hidden + 1) * 4;
     if shared > MAX_SHARED_BYTES {
@@ -445,8 +455,13 @@ impl GpuModel {
                 CHUNK,
             );
         }
-        let read = client.read_async(vec![out]).await.map_err(|e| GpuError::Device(one_line(&format!("{e:?}"))))?;
-        let out = f32_from(read.first().ok_or_else(|| GpuError::Device("the GPU returned nothing".into()))?);
+        let read = client
+            .read_async(vec![out])
+            .await
+            .map_err(|e| GpuError::Device(one_line(&format!("{e:?}"))))?;
+        let out = f32_from(
+            read.first().ok_or_else(|| GpuError::Device("the GPU returned nothing".into()))?,
+        );
         if out.len() != out_len {
             return Err(GpuError::Device("the GPU returned a buffer of the wrong size".into()));
         }
@@ -460,7 +475,10 @@ impl GpuModel {
     }
 
     /// A states buffer of one sample per `(h, c)` x [`CHUNK`] slots, slot 0 set to it.
-    fn states_buffer<'a>(&self, starts: impl ExactSizeIterator<Item = (&'a [f32], &'a [f32])>) -> Handle {
+    fn states_buffer<'a>(
+        &self,
+        starts: impl ExactSizeIterator<Item = (&'a [f32], &'a [f32])>,
+    ) -> Handle {
         let n = self.state_len();
         let mut data = vec![0.0f32; starts.len() * CHUNK * n];
         for (b, (h, c)) in starts.enumerate() {
@@ -475,7 +493,10 @@ impl GpuModel {
     /// tokens): what tests compare with the CPU step.
     pub async fn logits_for(&self, tokens: &[usize]) -> Result<Vec<Vec<f32>>, GpuError> {
         let n = self.state_len();
-        if tokens.is_empty() || tokens.len() > CHUNK || tokens.iter().any(|&t| t >= self.hyper.vocab_size) {
+        if tokens.is_empty()
+            || tokens.len() > CHUNK
+            || tokens.iter().any(|&t| t >= self.hyper.vocab_size)
+        {
             return Err(GpuError::Device(format!("logits_for takes 1 to {CHUNK} known tokens")));
         }
         let zeros = vec![0.0; n / 2];
@@ -536,10 +557,15 @@ impl GpuSampling {
             return Err(GpuError::Device("a batch needs at least one sample".into()));
         };
         if opts.len() > MAX_BATCH {
-            return Err(GpuError::Device(format!("a batch holds at most {MAX_BATCH} samples, not {}", opts.len())));
+            return Err(GpuError::Device(format!(
+                "a batch holds at most {MAX_BATCH} samples, not {}",
+                opts.len()
+            )));
         }
         if opts.iter().any(|o| o.temperature != first.temperature || o.argmax != first.argmax) {
-            return Err(GpuError::Device("the samples of a batch must share temperature and argmax".into()));
+            return Err(GpuError::Device(
+                "the samples of a batch must share temperature and argmax".into(),
+            ));
         }
         let raw = opts.iter().all(|o| o.raw);
         let mut lanes = Vec::with_capacity(opts.len());
@@ -649,11 +675,14 @@ impl GpuSampling {
             let position = lane.sampler.produced() as u32;
             c[..5].copy_from_slice(&[lane.next.0, lane.next.1, 0, position, lane.seed]);
         }
-        let (tokens, logits) = self.model.run_chunk(&self.states, &ctrl, temperature, argmax, steps).await?;
+        let (tokens, logits) =
+            self.model.run_chunk(&self.states, &ctrl, temperature, argmax, steps).await?;
         self.dispatches += 1;
         let v = self.model.hyper.vocab_size;
         let mut longest = 0usize;
-        for (b, ((lane, out), n)) in self.lanes.iter_mut().zip(outs.iter_mut()).zip(&mut count).enumerate() {
+        for (b, ((lane, out), n)) in
+            self.lanes.iter_mut().zip(outs.iter_mut()).zip(&mut count).enumerate()
+        {
             if !busy(lane, *n) {
                 continue;
             }
@@ -661,7 +690,8 @@ impl GpuSampling {
             for k in 0..steps {
                 let row = (b * CHUNK + k) * v;
                 let candidate = tokens[b * CHUNK + k] as usize;
-                let Some((t, c)) = lane.sampler.decide(&logits[row..row + v], Some(candidate)) else {
+                let Some((t, c)) = lane.sampler.decide(&logits[row..row + v], Some(candidate))
+                else {
                     break;
                 };
                 out.push(c);
@@ -676,7 +706,8 @@ impl GpuSampling {
         }
         // Next time run about twice the characters the best sample took (a power of two, so at
         // most four kernels are compiled).
-        self.steps = self.fixed_steps.unwrap_or((2 * longest).next_power_of_two().clamp(MIN_STEPS, CHUNK));
+        self.steps =
+            self.fixed_steps.unwrap_or((2 * longest).next_power_of_two().clamp(MIN_STEPS, CHUNK));
         Ok(count.iter().sum())
     }
 }

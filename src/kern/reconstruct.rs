@@ -112,8 +112,10 @@ pub fn reconstruct_with_report(raw: &str, opts: &ScoreOptions) -> (String, Recon
         }
     }
     segments.push((start, lines.len()));
-    let musical: Vec<(usize, usize)> =
-        segments.into_iter().filter(|&(a, b)| lines.get(a..b).is_some_and(segment_has_music)).collect();
+    let musical: Vec<(usize, usize)> = segments
+        .into_iter()
+        .filter(|&(a, b)| lines.get(a..b).is_some_and(segment_has_music))
+        .collect();
     let mut report = ReconstructReport { movements: musical.len(), ..Default::default() };
     let chosen = musical.first().and_then(|&(a, b)| lines.get(a..b));
     let text = match chosen {
@@ -324,7 +326,9 @@ fn interp_class(t: &str) -> Option<Ik> {
         let b = k.as_bytes();
         let ok = b.len() <= 14
             && b.len() % 2 == 0
-            && b.chunks(2).all(|p| matches!(p, [l, a] if (b'a'..=b'g').contains(l) && matches!(a, b'#' | b'-')));
+            && b.chunks(2).all(
+                |p| matches!(p, [l, a] if (b'a'..=b'g').contains(l) && matches!(a, b'#' | b'-')),
+            );
         return ok.then_some(Ik::Key);
     }
     if let Some(m) = rest.strip_prefix("MM") {
@@ -336,12 +340,13 @@ fn interp_class(t: &str) -> Option<Ik> {
         return ok.then_some(Ik::Meter);
     }
     if let Some(m) = rest.strip_prefix("met(").and_then(|m| m.strip_suffix(')')) {
-        let ok =
-            (1..=4).contains(&m.len()) && all_bytes(m, |c| matches!(c, b'c' | b'C' | b'O' | b'|' | b'.' | b'2' | b'3'));
+        let ok = (1..=4).contains(&m.len())
+            && all_bytes(m, |c| matches!(c, b'c' | b'C' | b'O' | b'|' | b'.' | b'2' | b'3'));
         return ok.then_some(Ik::Other);
     }
     if let Some(l) = rest.strip_prefix('>') {
-        let ok = (1..=12).contains(&l.len()) && all_bytes(l, |c| c.is_ascii_alphanumeric() || c == b'_');
+        let ok =
+            (1..=12).contains(&l.len()) && all_bytes(l, |c| c.is_ascii_alphanumeric() || c == b'_');
         return ok.then_some(Ik::Other);
     }
     // Key designation: *C:, *f#:, *e-:
@@ -434,8 +439,13 @@ fn split_cost(track: Track, extra: usize) -> u64 {
 fn choose_layout(f0: usize, ev: &Evidence) -> Layout {
     // The corpus's layouts, then one staff with dynamics (which the grammar can start, and
     // the corpus never does), then one staff alone.
-    let bases: [(&[Track], u64); 5] =
-        [(&[K2, K1, D1], 0), (&[K2, D2, K1, D1], 30), (&[K2, K1], 60), (&[K1, D1], 450), (&[K1], 500)];
+    let bases: [(&[Track], u64); 5] = [
+        (&[K2, K1, D1], 0),
+        (&[K2, D2, K1, D1], 30),
+        (&[K2, K1], 60),
+        (&[K1, D1], 450),
+        (&[K1], 500),
+    ];
     let mut best: Option<(u64, Layout)> = None;
     for (tracks, prior) in bases {
         if tracks.len() > f0 {
@@ -449,13 +459,16 @@ fn choose_layout(f0: usize, ev: &Evidence) -> Layout {
             for (ti, (t, &n)) in tracks.iter().zip(split.iter()).enumerate() {
                 cost += split_cost(*t, n.saturating_sub(1));
                 for _ in 0..n {
-                    let (k, d, low, high) = ev.cols.get(track_of.len()).copied().unwrap_or_default();
+                    let (k, d, low, high) =
+                        ev.cols.get(track_of.len()).copied().unwrap_or_default();
                     let wrong = u64::from(if t.kind == Kind::Kern { d } else { k });
                     if wrong > 0 {
                         cost += 400 + 50 * wrong;
                     }
                     let col = track_of.len();
-                    if grammar_kind(f0, col, ev.first.get(col).copied().flatten()).is_some_and(|g| g != t.kind) {
+                    if grammar_kind(f0, col, ev.first.get(col).copied().flatten())
+                        .is_some_and(|g| g != t.kind)
+                    {
                         cost += 100_000;
                     }
                     let pitched = u64::from(low) + u64::from(high);
@@ -466,14 +479,18 @@ fn choose_layout(f0: usize, ev: &Evidence) -> Layout {
                     track_of.push(ti);
                 }
             }
-            cost += 300 * ev.merged.iter().filter(|(a, b)| track_of.get(*a) != track_of.get(*b)).count() as u64;
+            cost += 300
+                * ev.merged.iter().filter(|(a, b)| track_of.get(*a) != track_of.get(*b)).count()
+                    as u64;
             if best.as_ref().is_none_or(|(c, _)| cost < *c) {
                 best = Some((cost, Layout { tracks: tracks.to_vec(), split: split.to_vec() }));
             }
         });
     }
     match best {
-        Some((cost, _)) if cost >= 100_000 => grammar_layout(f0, ev).unwrap_or_else(Layout::default_piano),
+        Some((cost, _)) if cost >= 100_000 => {
+            grammar_layout(f0, ev).unwrap_or_else(Layout::default_piano)
+        }
         Some((_, l)) => l,
         None => Layout::default_piano(),
     }
@@ -484,8 +501,9 @@ fn choose_layout(f0: usize, ev: &Evidence) -> Layout {
 /// first kern spine is the left hand (staff 2, bass clef), the others staff 1; a dynam spine
 /// takes the staff of the kern spine to its left.
 fn grammar_layout(f0: usize, ev: &Evidence) -> Option<Layout> {
-    let kinds: Vec<Kind> =
-        (0..f0).map(|i| grammar_kind(f0, i, ev.first.get(i).copied().flatten())).collect::<Option<_>>()?;
+    let kinds: Vec<Kind> = (0..f0)
+        .map(|i| grammar_kind(f0, i, ev.first.get(i).copied().flatten()))
+        .collect::<Option<_>>()?;
     let mut staff = 2;
     let mut kerns = 0;
     let tracks = kinds
@@ -530,14 +548,17 @@ fn compositions(total: usize, i: usize, comp: &mut Vec<usize>, f: &mut dyn FnMut
 }
 
 fn data_line_plausible(f: &[&str]) -> bool {
-    f.iter().all(|t| kern_token(t).is_some() || dynam_token(t).is_some()) && f.iter().any(|t| t.trim() != ".")
+    f.iter().all(|t| kern_token(t).is_some() || dynam_token(t).is_some())
+        && f.iter().any(|t| t.trim() != ".")
 }
 
 /// Index of the first well-formed line and its field count.
 fn deciding_line(seg: &[Line<'_>]) -> Option<(usize, usize)> {
     let well = seg.iter().position(|l| match &l.raw {
         _ if l.truncated => false,
-        RawLine::Interp(f) => (2..=MAX_COLS).contains(&f.len()) && f.iter().all(|t| interp_class(t).is_some()),
+        RawLine::Interp(f) => {
+            (2..=MAX_COLS).contains(&f.len()) && f.iter().all(|t| interp_class(t).is_some())
+        }
         RawLine::Data(f) => (2..=MAX_COLS).contains(&f.len()) && data_line_plausible(f),
         _ => false,
     });
@@ -560,7 +581,8 @@ fn has_manipulator(f: &[&str]) -> bool {
 
 /// Evidence from the lines from the deciding line on, following the columns through `*^`/`*v`.
 fn collect_evidence(seg: &[Line<'_>], f0: usize) -> Evidence {
-    let mut ev = Evidence { cols: vec![(0, 0, 0, 0); f0], merged: Vec::new(), first: vec![None; f0] };
+    let mut ev =
+        Evidence { cols: vec![(0, 0, 0, 0); f0], merged: Vec::new(), first: vec![None; f0] };
     // Starting column each column in force comes from (None once columns were mixed).
     let mut origin: Vec<Option<usize>> = (0..f0).map(Some).collect();
     let mut seen = 0;
@@ -586,7 +608,9 @@ fn collect_evidence(seg: &[Line<'_>], f0: usize) -> Evidence {
                             while f.get(j).map(|t| t.trim()) == Some("*v") {
                                 let oj = origin.get(j).copied().flatten();
                                 match (o, oj) {
-                                    (Some(a), Some(b)) if a != b && ev.merged.len() < 64 => ev.merged.push((a, b)),
+                                    (Some(a), Some(b)) if a != b && ev.merged.len() < 64 => {
+                                        ev.merged.push((a, b))
+                                    }
                                     _ => {}
                                 }
                                 all_same &= oj == o;
@@ -611,7 +635,8 @@ fn collect_evidence(seg: &[Line<'_>], f0: usize) -> Evidence {
                 for (o, t) in origin.iter().zip(f.iter()) {
                     let kern = kern_token(t).filter(|k| k != ".");
                     let dynamic = kern.is_none() && is_music(dynam_token(t).as_deref());
-                    if let Some(first) = o.and_then(|o| ev.first.get_mut(o)).filter(|k| k.is_none()) {
+                    if let Some(first) = o.and_then(|o| ev.first.get_mut(o)).filter(|k| k.is_none())
+                    {
                         *first = if kern.is_some() {
                             Some(Kind::Kern)
                         } else if dynamic || (t.trim() == "." && !grace_line) {
@@ -664,9 +689,20 @@ struct HeaderSettings {
 
 /// Clef, key, meter and tempo tokens before the first data line (and before any spine
 /// manipulation), to be written in the header instead.
-fn header_settings(seg: &[Line<'_>], from: usize, cols: &[usize], ntracks: usize, layout: &Layout) -> HeaderSettings {
-    let mut h =
-        HeaderSettings { clefs: vec![None; ntracks], key: None, meter: None, tempo: None, absorbed: Vec::new() };
+fn header_settings(
+    seg: &[Line<'_>],
+    from: usize,
+    cols: &[usize],
+    ntracks: usize,
+    layout: &Layout,
+) -> HeaderSettings {
+    let mut h = HeaderSettings {
+        clefs: vec![None; ntracks],
+        key: None,
+        meter: None,
+        tempo: None,
+        absorbed: Vec::new(),
+    };
     for (i, l) in seg.iter().enumerate().skip(from) {
         match &l.raw {
             RawLine::Data(_) => break,
@@ -675,7 +711,9 @@ fn header_settings(seg: &[Line<'_>], from: usize, cols: &[usize], ntracks: usize
                 for (c, (t, &track)) in f.iter().zip(cols.iter()).enumerate() {
                     let tok = t.trim().to_string();
                     match interp_class(t) {
-                        Some(Ik::Clef) if layout.tracks.get(track).is_some_and(|t| t.kind == Kind::Kern) => {
+                        Some(Ik::Clef)
+                            if layout.tracks.get(track).is_some_and(|t| t.kind == Kind::Kern) =>
+                        {
                             if let Some(slot) = h.clefs.get_mut(track) {
                                 *slot = Some(tok);
                             }
@@ -731,7 +769,8 @@ fn header_lines(tracks: &[Track], opts: &ScoreOptions, h: &HeaderSettings) -> Ve
         out.push(format!("!!!OTL: {t}"));
     }
     let n = tracks.len();
-    let excl: Vec<&str> = tracks.iter().map(|t| if t.kind == Kind::Kern { "**kern" } else { "**dynam" }).collect();
+    let excl: Vec<&str> =
+        tracks.iter().map(|t| if t.kind == Kind::Kern { "**kern" } else { "**dynam" }).collect();
     out.push(row(&excl));
     let staff: Vec<String> = tracks.iter().map(|t| format!("*staff{}", t.staff)).collect();
     out.push(row(&staff));
@@ -815,7 +854,13 @@ fn header_meter(h: &HeaderSettings, opts: &ScoreOptions) -> (u32, u32) {
 
 fn minimal_score(opts: &ScoreOptions, report: &mut ReconstructReport) -> String {
     let layout = Layout::default_piano();
-    let h = HeaderSettings { clefs: vec![None; 3], key: None, meter: None, tempo: None, absorbed: Vec::new() };
+    let h = HeaderSettings {
+        clefs: vec![None; 3],
+        key: None,
+        meter: None,
+        tempo: None,
+        absorbed: Vec::new(),
+    };
     let mut out = header_lines(&layout.tracks, opts, &h);
     out.push(same_row("=1-", 3));
     let (a, b) = option_meter(opts);
@@ -1060,12 +1105,15 @@ impl Builder<'_> {
         if !self.any_music {
             let rests = measure_rests(meter.0, meter.1);
             for r in rests {
-                let toks: Vec<&str> =
-                    (0..self.cols.len()).map(|c| if self.kind(c) == Kind::Kern { r.as_str() } else { "." }).collect();
+                let toks: Vec<&str> = (0..self.cols.len())
+                    .map(|c| if self.kind(c) == Kind::Kern { r.as_str() } else { "." })
+                    .collect();
                 self.out.push(row(&toks));
             }
             self.report.measures += 1;
-        } else if let Some(i) = self.last_bar.take().filter(|&i| !self.music_since_bar && i < self.out.len()) {
+        } else if let Some(i) =
+            self.last_bar.take().filter(|&i| !self.music_since_bar && i < self.out.len())
+        {
             // The last barline has no music after it: the final `==` takes its place, and the
             // interpretations after it (a meter change, splits) go with it.
             self.out.truncate(i);
@@ -1112,7 +1160,8 @@ fn build_score(seg: &[Line<'_>], opts: &ScoreOptions, report: &mut ReconstructRe
                 // `absorbed` is sorted by line.
                 let lo = h.absorbed.partition_point(|&(li, _)| li < i);
                 let hi = h.absorbed.partition_point(|&(li, _)| li <= i);
-                let absorbed: Vec<usize> = h.absorbed.get(lo..hi).unwrap_or(&[]).iter().map(|&(_, c)| c).collect();
+                let absorbed: Vec<usize> =
+                    h.absorbed.get(lo..hi).unwrap_or(&[]).iter().map(|&(_, c)| c).collect();
                 b.interp(f, l.truncated, &absorbed);
             }
         }
@@ -1226,7 +1275,8 @@ mod tests {
                 bars.push(first.to_string());
                 last_kind = "bar";
             } else {
-                if f.iter().any(|t| t.starts_with('*') || t.starts_with('=') || t.starts_with('!')) {
+                if f.iter().any(|t| t.starts_with('*') || t.starts_with('=') || t.starts_with('!'))
+                {
                     return Err(ctx("bad data token"));
                 }
                 if f.iter().all(|t| *t == ".") {
@@ -1245,7 +1295,8 @@ mod tests {
         if lines.iter().rev().find(|l| !l.starts_with("!!")).is_none_or(|l| !l.starts_with("*-")) {
             return Err("last line is not *-".into());
         }
-        let before_end: Vec<&&str> = lines.iter().rev().filter(|l| !l.starts_with("!!")).take(2).collect();
+        let before_end: Vec<&&str> =
+            lines.iter().rev().filter(|l| !l.starts_with("!!")).take(2).collect();
         if !before_end.get(1).is_some_and(|l| l.starts_with("==")) {
             return Err("== is not right before *-".into());
         }
@@ -1267,7 +1318,10 @@ mod tests {
     }
 
     fn body(score: &str) -> Vec<&str> {
-        score.lines().filter(|l| !l.starts_with('!') && !l.starts_with('*') && !l.starts_with('=')).collect()
+        score
+            .lines()
+            .filter(|l| !l.starts_with('!') && !l.starts_with('*') && !l.starts_with('='))
+            .collect()
     }
 
     /// The preparation recipe (files without a barline prepare to nothing).
@@ -1278,7 +1332,9 @@ mod tests {
     fn corpus_files() -> Vec<std::path::PathBuf> {
         let mut files = Vec::new();
         for dir in ["mozart", "beethoven"] {
-            let Ok(rd) = std::fs::read_dir(std::path::Path::new(CORPUS).join(dir)) else { continue };
+            let Ok(rd) = std::fs::read_dir(std::path::Path::new(CORPUS).join(dir)) else {
+                continue;
+            };
             for e in rd.flatten() {
                 let p = e.path();
                 if p.extension().is_some_and(|x| x == "krn") {
@@ -1299,8 +1355,8 @@ mod tests {
 
     #[test]
     fn published_sample() {
-        let raw =
-            std::fs::read_to_string(format!("{CORPUS}/published-sample.txt")).unwrap_or_else(|_| PUBLISHED.to_string());
+        let raw = std::fs::read_to_string(format!("{CORPUS}/published-sample.txt"))
+            .unwrap_or_else(|_| PUBLISHED.to_string());
         let opts = ScoreOptions { title: Some("A\ttest\nsample".into()), ..Default::default() };
         let (s, r) = reconstruct_with_report(&raw, &opts);
         check_structure(&s).unwrap();
@@ -1320,7 +1376,8 @@ mod tests {
         assert_eq!(lines.last().copied(), Some("*-\t*-\t*-"));
         assert_eq!(r, ReconstructReport { measures: 2, dropped_lines: 0, spines: 3, movements: 1 });
         // All 22 data lines kept verbatim, in order.
-        let want: Vec<&str> = raw.lines().filter(|l| !l.starts_with('@') && !l.starts_with('*')).collect();
+        let want: Vec<&str> =
+            raw.lines().filter(|l| !l.starts_with('@') && !l.starts_with('*')).collect();
         assert_eq!(body(&s), want);
         assert_eq!(reconstruct(&raw, &opts), s);
     }
@@ -1347,12 +1404,18 @@ mod tests {
         // The option's meter is used only when the sample names none; the tempo option wins.
         let opts = ScoreOptions { meter: Some((6, 8)), tempo_bpm: Some(96), title: None };
         let s = reconstruct(raw, &opts);
-        assert!(s.contains("*M3/4\t") && !s.contains("*M6/8") && s.contains("*MM96\t") && !s.contains("*MM80"));
+        assert!(
+            s.contains("*M3/4\t")
+                && !s.contains("*M6/8")
+                && s.contains("*MM96\t")
+                && !s.contains("*MM80")
+        );
         let s = reconstruct("4c\t4e\t.\n", &opts);
         assert!(s.contains("*M6/8\t*M6/8\t*M6/8\n") && s.contains("*MM96\t"));
         check_structure(&s).unwrap();
         // Invalid options fall back.
-        let bad = ScoreOptions { meter: Some((3, 0)), tempo_bpm: Some(0), title: Some(" \n ".into()) };
+        let bad =
+            ScoreOptions { meter: Some((3, 0)), tempo_bpm: Some(0), title: Some(" \n ".into()) };
         let s = reconstruct("4c\t4e\t.\n", &bad);
         assert!(s.contains("*M4/4\t") && s.contains("*MM120\t") && !s.contains("!!!OTL"));
     }
@@ -1392,9 +1455,17 @@ mod tests {
         let raw = "@\n4c\t4e\tp\nhello\tworld\t!\n4c#x\t4e\tzq\n!! comment\n**kern\t**kern\t**dynam\n*\t4c\t.\n\
 4c 4e 4q\t4ee  4gg\t<\n4cd\t4r#\tff>]\n*foo\t*clefG9\t*k[x]\n*staff3\t*Ipiano\t*>[A,B]\n\u{1F3B5}\t4c\t.\n";
         let (s, r) = check(raw);
-        assert_eq!(body(&s), ["4c\t4e\tp", ".\t4e\t.", "4c 4e\t4ee 4gg\t<", ".\t.\tff>]", ".\t4c\t."]);
+        assert_eq!(
+            body(&s),
+            ["4c\t4e\tp", ".\t4e\t.", "4c 4e\t4ee 4gg\t<", ".\t.\tff>]", ".\t4c\t."]
+        );
         assert_eq!(r.dropped_lines, 6);
-        assert!(!s.contains("*foo") && !s.contains("clefG9") && !s.contains("*staff3") && !s.contains("*>["));
+        assert!(
+            !s.contains("*foo")
+                && !s.contains("clefG9")
+                && !s.contains("*staff3")
+                && !s.contains("*>[")
+        );
     }
 
     #[test]
@@ -1421,8 +1492,14 @@ mod tests {
         assert_eq!(r.dropped_lines, 0);
         // Column kinds no corpus layout has: one spine per column.
         let (s, _) = check("@\n1g\tf\t1d\t.\tf\t1d\t1b\t.\n");
-        assert!(s.contains("**kern\t**dynam\t**kern\t**dynam\t**dynam\t**kern\t**kern\t**dynam\n"), "{s}");
-        assert!(s.contains("*staff2\t*staff2\t*staff1\t*staff1\t*staff1\t*staff1\t*staff1\t*staff1\n"), "{s}");
+        assert!(
+            s.contains("**kern\t**dynam\t**kern\t**dynam\t**dynam\t**kern\t**kern\t**dynam\n"),
+            "{s}"
+        );
+        assert!(
+            s.contains("*staff2\t*staff2\t*staff1\t*staff1\t*staff1\t*staff1\t*staff1\t*staff1\n"),
+            "{s}"
+        );
         assert!(check_kern(&s).is_valid(), "{s}");
         // Lone *v refused; wrong-count manipulator line dropped.
         let (s, r) = check("@\n4c\t4e\t.\n*v\t*\t*\n*^\t*^\t*^\t*^\t*^\n4c\t4e\t.\n");
@@ -1456,7 +1533,8 @@ mod tests {
 
     #[test]
     fn empty_and_music_free_inputs() {
-        for raw in ["", "   \n\t\n", "@\n@\n", "*-\t*-\t*-\n", "garbage\n!!!\n", "*clefF4\t*\t*\n"] {
+        for raw in ["", "   \n\t\n", "@\n@\n", "*-\t*-\t*-\n", "garbage\n!!!\n", "*clefF4\t*\t*\n"]
+        {
             let (s, r) = check(raw);
             assert_eq!(body(&s), ["1r\t1r\t."]);
             assert_eq!((r.measures, r.spines, r.movements), (1, 3, 0));
@@ -1477,7 +1555,12 @@ mod tests {
         assert!(check_kern(&s).is_valid(), "{s}");
         // Interpretations after the last barline go with it.
         let (s, _) = check("@\n1c\t1e\t.\n@\n*M3/4\t*M3/4\t*M3/4\n*^\t*\t*\n");
-        assert!(!s.contains("*M3/4") && !s.contains("*^") && s.ends_with("1c\t1e\t.\n==\t==\t==\n*-\t*-\t*-\n"), "{s}");
+        assert!(
+            !s.contains("*M3/4")
+                && !s.contains("*^")
+                && s.ends_with("1c\t1e\t.\n==\t==\t==\n*-\t*-\t*-\n"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -1524,7 +1607,10 @@ mod tests {
         ] {
             assert!(kern_token(t).is_some(), "{t}");
         }
-        for t in ["4cd", "c", "4rc", "4c#-", "4#c", "4.c.", "1000c", "04c", "0C", "4c@", "4c<", "p", "*", "=", "", " "] {
+        for t in [
+            "4cd", "c", "4rc", "4c#-", "4#c", "4.c.", "1000c", "04c", "0C", "4c@", "4c<", "p", "*",
+            "=", "", " ",
+        ] {
             assert!(kern_token(t).is_none(), "{t}");
         }
         // The grammar's dynam marks: up to four of `p f m s z r < > ( ) [ ]` (words it need not know).
@@ -1535,14 +1621,15 @@ mod tests {
             assert!(dynam_token(t).is_none(), "{t}");
         }
         for t in [
-            "*clefF4", "*clefGv2", "*k[f#c#]", "*k[]", "*M3/4", "*M12/16", "*MM120", "*met(c)", "*met(C|)", "*>B1",
-            "*C:", "*e-:", "*^", "*v",
+            "*clefF4", "*clefGv2", "*k[f#c#]", "*k[]", "*M3/4", "*M12/16", "*MM120", "*met(c)",
+            "*met(C|)", "*>B1", "*C:", "*e-:", "*^", "*v",
         ] {
             assert!(interp_class(t).is_some(), "{t}");
         }
-        for t in
-            ["*clefF", "*k[x]", "*k[f#", "*M3/0", "*M3/5", "*MM0", "*staff1", "*Ipiano", "*>[A,B]", "*x", "*+", "*foo"]
-        {
+        for t in [
+            "*clefF", "*k[x]", "*k[f#", "*M3/0", "*M3/5", "*MM0", "*staff1", "*Ipiano", "*>[A,B]",
+            "*x", "*+", "*foo",
+        ] {
             assert!(interp_class(t).is_none(), "{t}");
         }
     }
@@ -1550,8 +1637,10 @@ mod tests {
     #[test]
     fn never_panics_on_odd_bytes() {
         let mut seed = 0x2545F4914F6CDD1Du64;
-        let alphabet: Vec<char> =
-            "@*^v-\t\n.4816cdefgabCDr#[]()LJ=!pf<> \r".chars().chain(['\u{e9}', '\u{1F3B5}']).collect();
+        let alphabet: Vec<char> = "@*^v-\t\n.4816cdefgabCDr#[]()LJ=!pf<> \r"
+            .chars()
+            .chain(['\u{e9}', '\u{1F3B5}'])
+            .collect();
         for _ in 0..300 {
             let mut s = String::new();
             for _ in 0..(seed % 400) {
@@ -1571,8 +1660,9 @@ mod tests {
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
                 let n = 1 + (seed % 5) as usize;
-                let line: Vec<&str> =
-                    (0..n).map(|k| toks[((seed >> (8 + 4 * k)) % toks.len() as u64) as usize]).collect();
+                let line: Vec<&str> = (0..n)
+                    .map(|k| toks[((seed >> (8 + 4 * k)) % toks.len() as u64) as usize])
+                    .collect();
                 s += &line.join("\t");
                 s.push('\n');
             }
@@ -1610,7 +1700,12 @@ mod tests {
             let want: Vec<&str> = want.iter().map(String::as_str).collect();
             let got = body(&s);
             if let Some(i) = (0..got.len().max(want.len())).find(|&i| got.get(i) != want.get(i)) {
-                panic!("{}: data line {i}: got {:?}, want {:?}", p.display(), got.get(i), want.get(i));
+                panic!(
+                    "{}: data line {i}: got {:?}, want {:?}",
+                    p.display(),
+                    got.get(i),
+                    want.get(i)
+                );
             }
         }
         let (s, r) = reconstruct_with_report(&all, &ScoreOptions::default());
@@ -1632,7 +1727,10 @@ mod tests {
                 for t in &f {
                     if *t == "**kern" {
                         kseen += 1;
-                        tracks.push(Track { kind: Kind::Kern, staff: if kseen == nk { 1 } else { 2 } });
+                        tracks.push(Track {
+                            kind: Kind::Kern,
+                            staff: if kseen == nk { 1 } else { 2 },
+                        });
                     } else {
                         let staff = tracks.last().map_or(1, |t| t.staff);
                         tracks.push(Track { kind: Kind::Dynam, staff });
@@ -1687,10 +1785,13 @@ mod tests {
             let starts: Vec<usize> = prepared.match_indices("@\n").map(|(i, _)| i).collect();
             for (bar, want) in truth.iter().step_by(3) {
                 let Some(&at) = starts.get(*bar) else { continue };
-                let Some(text) = prepared.get(at..at + 1500.min(prepared.len() - at)) else { continue };
+                let Some(text) = prepared.get(at..at + 1500.min(prepared.len() - at)) else {
+                    continue;
+                };
                 let lines = split_lines(text);
                 let Some((from, f0)) = deciding_line(&lines) else { continue };
-                let got = choose_layout(f0, &collect_evidence(lines.get(from..).unwrap_or(&[]), f0));
+                let got =
+                    choose_layout(f0, &collect_evidence(lines.get(from..).unwrap_or(&[]), f0));
                 total += 1;
                 base_ok += usize::from(got.tracks == want.tracks);
                 exact_ok += usize::from(got == *want);
@@ -1699,7 +1800,9 @@ mod tests {
             }
         }
         let (b, e) = (base_ok as f64 / total as f64, exact_ok as f64 / total as f64);
-        eprintln!("layout guess at {total} openings: spines right {b:.4}, spines and splits right {e:.4}");
+        eprintln!(
+            "layout guess at {total} openings: spines right {b:.4}, spines and splits right {e:.4}"
+        );
         assert!(b > 0.97 && e > 0.9, "{b} {e}");
     }
 }

@@ -1311,7 +1311,8 @@ impl InterpTok {
 /// Reads `s` as one whole **kern field (a note, rest or chord; not `.`) under rule `r`.
 pub(crate) fn read_kern_field(s: &str, r: &DurRule) -> Option<KernInfo> {
     let mut t = KernTok::new();
-    let read = !s.is_empty() && s.bytes().all(|b| if b == b' ' { t.space(r) } else { t.step(b, r) });
+    let read =
+        !s.is_empty() && s.bytes().all(|b| if b == b' ' { t.space(r) } else { t.step(b, r) });
     (read && t.can_end(r)).then(|| t.info())
 }
 

@@ -69,9 +69,13 @@ fn carried_from_bytes(bytes: &[u8], layers: usize, device: &Device) -> Result<St
     let file = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
     let read = |name: String| -> Result<Tensor<2>, String> {
         let view = file.tensor(&name).map_err(|e| format!("{name}: {e}"))?;
-        let values: Vec<f32> =
-            view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        let [rows, cols] = <[usize; 2]>::try_from(view.shape()).map_err(|_| format!("{name}: not 2-d"))?;
+        let values: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let [rows, cols] =
+            <[usize; 2]>::try_from(view.shape()).map_err(|_| format!("{name}: not 2-d"))?;
         Ok(Tensor::from_data(TensorData::new(values, [rows, cols]), device))
     };
     (0..layers).map(|l| Ok((read(format!("h{l}"))?, read(format!("c{l}"))?))).collect()
@@ -90,11 +94,15 @@ pub fn save(
         std::fs::remove_dir_all(&tmp).map_err(|e| err("clear", &tmp, e))?;
     }
     std::fs::create_dir_all(&tmp).map_err(|e| err("create", &tmp, e))?;
-    model.clone().save_file(tmp.join("model.bpk")).map_err(|e| err("write", &tmp, format!("{e:?}")))?;
+    model
+        .clone()
+        .save_file(tmp.join("model.bpk"))
+        .map_err(|e| err("write", &tmp, format!("{e:?}")))?;
     optim.save(tmp.join("optim.bpk")).map_err(|e| err("write", &tmp, format!("{e:?}")))?;
     if let Some(carried) = carried {
         let bytes = carried_to_bytes(carried).map_err(|e| err("encode", &tmp, e))?;
-        std::fs::write(tmp.join("carried.safetensors"), bytes).map_err(|e| err("write", &tmp, e))?;
+        std::fs::write(tmp.join("carried.safetensors"), bytes)
+            .map_err(|e| err("write", &tmp, e))?;
     }
     let json = serde_json::to_string_pretty(state).map_err(|e| err("encode", &tmp, e))?;
     // state.json last: a folder without it is incomplete and never loaded.
@@ -127,7 +135,8 @@ pub fn load(
     new_optim: fn(&TrainConfig) -> ModuleOptimizer,
 ) -> Result<Loaded, TrainError> {
     let path = newest(dir).ok_or_else(|| err("find", dir, "no complete checkpoint"))?;
-    let json = std::fs::read_to_string(path.join("state.json")).map_err(|e| err("read", &path, e))?;
+    let json =
+        std::fs::read_to_string(path.join("state.json")).map_err(|e| err("read", &path, e))?;
     let state: TrainState = serde_json::from_str(&json).map_err(|e| err("parse", &path, e))?;
     let vocab_size = state.vocab.chars().count();
     let hyper = Hyper { vocab_size, layers: state.config.layers, hidden: state.config.hidden };
@@ -140,7 +149,10 @@ pub fn load(
     let carried_file = path.join("carried.safetensors");
     let carried = if carried_file.is_file() {
         let bytes = std::fs::read(&carried_file).map_err(|e| err("read", &carried_file, e))?;
-        Some(carried_from_bytes(&bytes, hyper.layers, device).map_err(|e| err("parse", &carried_file, e))?)
+        Some(
+            carried_from_bytes(&bytes, hyper.layers, device)
+                .map_err(|e| err("parse", &carried_file, e))?,
+        )
     } else {
         None
     };

@@ -35,7 +35,9 @@ impl Batches {
         }
         let len = iterations * seq_len;
         let streams = (0..batch)
-            .map(|b| tokens[b * per_stream..b * per_stream + len + 1].iter().map(|&t| t as i64).collect())
+            .map(|b| {
+                tokens[b * per_stream..b * per_stream + len + 1].iter().map(|&t| t as i64).collect()
+            })
             .collect();
         Some(Batches { streams, batch, seq_len, iterations })
     }

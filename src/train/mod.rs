@@ -78,7 +78,8 @@ impl TrainConfig {
         if !(1..=10_000).contains(&self.seq_len) || !(1..=10_000).contains(&self.batch) {
             return bad("--seq-length and --batch-size must be between 1 and 10000");
         }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate < 1.0) {
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0 && self.learning_rate < 1.0)
+        {
             return bad("--learning-rate must be above 0 and below 1");
         }
         if !(self.lr_decay.is_finite() && self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
@@ -354,7 +355,12 @@ pub struct EvalReport {
 }
 
 /// Cross-entropy of a weights file on a prepared corpus.
-pub fn evaluate_corpus(weights: &Weights, corpus: &Corpus, dir: &Path, device: &Device) -> Result<EvalReport, TrainError> {
+pub fn evaluate_corpus(
+    weights: &Weights,
+    corpus: &Corpus,
+    dir: &Path,
+    device: &Device,
+) -> Result<EvalReport, TrainError> {
     let (tokens, unknown_chars) = weights.vocab.encode_lossy(&corpus.text);
     let mut unknown: Vec<char> =
         corpus.text.chars().filter(|&c| weights.vocab.index(c).is_none()).collect();
@@ -364,7 +370,10 @@ pub fn evaluate_corpus(weights: &Weights, corpus: &Corpus, dir: &Path, device: &
     let seq_len = 50;
     let batch = (tokens.len() / (seq_len * 4)).clamp(1, 64);
     let batches = Batches::new(&tokens, batch, seq_len).ok_or_else(|| {
-        TrainError::Config(format!("the corpus is too short to evaluate ({} characters)", tokens.len()))
+        TrainError::Config(format!(
+            "the corpus is too short to evaluate ({} characters)",
+            tokens.len()
+        ))
     })?;
     let model = CharLstm::from_weights(weights, 0.0, device);
     let loss = evaluate(&model, &batches);
@@ -388,7 +397,10 @@ static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 pub fn train(run: &TrainRun, progress: &mut dyn Progress) -> Result<TrainReport, TrainError> {
     let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     run.config.validate()?;
-    if run.name.is_empty() || !run.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) || run.name.starts_with('.') {
+    if run.name.is_empty()
+        || !run.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        || run.name.starts_with('.')
+    {
         return Err(TrainError::Config(format!(
             "--name {:?} must be letters, digits, '-', '_' or '.' (it names files)",
             run.name
@@ -452,7 +464,8 @@ pub fn train(run: &TrainRun, progress: &mut dyn Progress) -> Result<TrainReport,
     } else {
         device.seed(run.config.seed);
         let vocab = Vocab::from_text(&corpus.text);
-        let hyper = Hyper { vocab_size: vocab.len(), layers: run.config.layers, hidden: run.config.hidden };
+        let hyper =
+            Hyper { vocab_size: vocab.len(), layers: run.config.layers, hidden: run.config.hidden };
         let model = CharLstm::new(hyper, run.config.dropout, &device);
         let tokens = vocab.encode(&corpus.text).unwrap_or_default();
         let (tr, va) = split(&tokens, run.config.valid_fraction);
@@ -493,7 +506,8 @@ pub fn train(run: &TrainRun, progress: &mut dyn Progress) -> Result<TrainReport,
     let train_batches = Batches::new(train_tokens, config.batch, config.seq_len)
         .ok_or_else(|| too_short("training", train_tokens.len()))?;
     // Validation uses as many streams as the held-out text allows.
-    let valid_batch = (valid_tokens.len().saturating_sub(1) / config.seq_len).clamp(1, config.batch);
+    let valid_batch =
+        (valid_tokens.len().saturating_sub(1) / config.seq_len).clamp(1, config.batch);
     let valid_batches = Batches::new(valid_tokens, valid_batch, config.seq_len)
         .ok_or_else(|| too_short("validation", valid_tokens.len()))?;
     state.iterations_per_epoch = train_batches.iterations;
@@ -526,7 +540,10 @@ pub fn train(run: &TrainRun, progress: &mut dyn Progress) -> Result<TrainReport,
         let loss = cross_entropy(logits, y);
         let loss_value = loss.clone().into_scalar::<f32>();
         if !loss_value.is_finite() {
-            return Err(TrainError::Diverged { loss: loss_value, iteration: state.global_iteration });
+            return Err(TrainError::Diverged {
+                loss: loss_value,
+                iteration: state.global_iteration,
+            });
         }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(lr, model, grads);
@@ -592,8 +609,13 @@ pub fn export(weights: &Weights, out_dir: &Path, name: &str) -> Result<PathBuf, 
     let bytes = weights.to_bytes().map_err(|e| io("encode", &file, &e))?;
     checkpoint::write_atomic(&file, &bytes).map_err(|e| io("write", &file, &e))?;
     let manifest_path = out_dir.join("manifest.json");
-    let mut manifest = crate::manifest::Manifest::read(&manifest_path).map_err(|e| io("read", &manifest_path, &e))?;
-    manifest.upsert(crate::manifest::ModelEntry::new(weights, &format!("{name}.safetensors"), bytes.len()));
+    let mut manifest = crate::manifest::Manifest::read(&manifest_path)
+        .map_err(|e| io("read", &manifest_path, &e))?;
+    manifest.upsert(crate::manifest::ModelEntry::new(
+        weights,
+        &format!("{name}.safetensors"),
+        bytes.len(),
+    ));
     checkpoint::write_atomic(&manifest_path, manifest.to_json().as_bytes())
         .map_err(|e| io("write", &manifest_path, &e))?;
     Ok(file)
