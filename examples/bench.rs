@@ -152,7 +152,8 @@ type Row<'a> = &'a dyn Fn(&str, &str, usize, usize, usize, f64, Option<usize>);
 
 #[cfg(feature = "webgpu")]
 fn gpu_rows(cpu: &Arc<CpuModel>, row: Row, opts: &dyn Fn(u64, usize, bool) -> SampleOptions) {
-    use kernrnn::infer::gpu::{GpuDevice, GpuModel, GpuSampling};
+    use kernrnn::infer::gpu::{GpuDevice, GpuModel};
+    use kernrnn::sampler::gpu::GpuSampling;
     let device = match GpuDevice::init_blocking() {
         Ok(d) => d,
         Err(e) => return println!("| gpu | - | - | - | {e} | - |"),

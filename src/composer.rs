@@ -1,32 +1,15 @@
-//! The composer as the browser uses it: load a weights file, sample in chunks, reconstruct.
-//! Plain Rust, so native tests cover it; `web.rs` only wraps it for JavaScript.
+//! The composer as the command line and the browser use it: load a weights file, read and
+//! check sampling options, sample in chunks, turn a sample into a score. Plain Rust, so
+//! native tests cover it; `web.rs` only wraps it for JavaScript.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::infer::CpuModel;
-use crate::kern::{reconstruct_with_report, ScoreOptions};
-use crate::sampler::{SampleError, SampleOptions, Sampler};
+use crate::kern::{reconstruct_with_report, Meter, MeterError, ScoreOptions};
+use crate::sampler::{SampleError, SampleOptions, Sampler, MAX_LENGTH, MAX_PRIME, MAX_TEMPERATURE};
 use crate::weights::{Hyper, Provenance, Weights, WeightsError};
-
-/// Where sampling runs: the CPU step (the same code natively and in WebAssembly), or the GPU
-/// kernel of [`crate::infer::gpu`] (feature `webgpu`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    Cpu,
-    Webgpu,
-}
-
-impl Backend {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Backend::Cpu => "cpu",
-            Backend::Webgpu => "webgpu",
-        }
-    }
-}
 
 /// The title `kernrnn sample --kern` gives a score; the page uses it too, so both write the
 /// same file for the same model and options.
@@ -57,19 +40,61 @@ pub struct ModelInfo {
     pub epochs: f64,
 }
 
-/// Sampling options as JavaScript passes them: every field optional, defaults as the CLI.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct JsSampleOptions {
-    pub temperature: Option<f32>,
-    pub seed: Option<f64>,
-    pub prime: Option<String>,
-    pub length: Option<f64>,
-    pub argmax: Option<bool>,
-    /// Sample without the **kern grammar (the published behaviour).
-    pub raw: Option<bool>,
-    /// The meter the grammar fills measures with: `"3/4"` or `[3, 4]`.
-    pub meter: Option<JsMeter>,
+/// A number as JavaScript may give it: a number, or the text of a form field, an attribute or
+/// a link (`"0.8"`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum JsNumber {
+    Number(f64),
+    Text(String),
+}
+
+impl JsNumber {
+    /// The number, or `None` for text that is not one. Empty text is no number either.
+    fn value(&self) -> Option<f64> {
+        match self {
+            JsNumber::Number(x) => Some(*x),
+            JsNumber::Text(t) => {
+                let t = t.trim();
+                (!t.is_empty()).then(|| t.parse().ok()).flatten()
+            }
+        }
+    }
+
+    /// As the user wrote it, for error messages.
+    fn shown(&self) -> String {
+        match self {
+            JsNumber::Number(x) => format!("{x}"),
+            JsNumber::Text(t) => format!("{t:?}"),
+        }
+    }
+
+    /// Absent: `undefined`, `null` or empty text (an empty form field means the default).
+    fn given(opt: &Option<JsNumber>) -> Option<&JsNumber> {
+        opt.as_ref().filter(|n| !matches!(n, JsNumber::Text(t) if t.trim().is_empty()))
+    }
+}
+
+/// A switch as JavaScript may give it: a boolean, or the text of an attribute or a link (`""`,
+/// `"1"` and `"true"` are on, `"0"` and `"false"` off).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum JsFlag {
+    Bool(bool),
+    Text(String),
+}
+
+impl JsFlag {
+    fn value(&self, name: &'static str) -> Result<bool, OptionsError> {
+        match self {
+            JsFlag::Bool(b) => Ok(*b),
+            JsFlag::Text(t) => match t.trim() {
+                "" | "1" | "true" => Ok(true),
+                "0" | "false" => Ok(false),
+                other => Err(OptionsError::Flag(name, other.to_string())),
+            },
+        }
+    }
 }
 
 /// A meter from JavaScript: `"3/4"` or `[3, 4]`.
@@ -81,60 +106,182 @@ pub enum JsMeter {
 }
 
 impl JsMeter {
-    fn resolve(&self) -> Result<(u32, u32), OptionsError> {
+    fn resolve(&self) -> Result<Option<Meter>, MeterError> {
         match self {
-            JsMeter::Pair(n, d) => Ok((*n, *d)),
-            JsMeter::Text(m) => parse_meter(m).ok_or_else(|| OptionsError::Meter(m.clone())),
+            JsMeter::Pair(n, d) => Meter::new(*n, *d).map(Some),
+            JsMeter::Text(m) if m.trim().is_empty() => Ok(None),
+            JsMeter::Text(m) => Meter::parse(m).map(Some),
         }
     }
 }
 
-/// `"N/D"` as numbers (their range is the sampler's and reconstruction's business).
-pub fn parse_meter(text: &str) -> Option<(u32, u32)> {
-    let (n, d) = text.trim().split_once('/')?;
-    Some((n.trim().parse().ok()?, d.trim().parse().ok()?))
+/// Sampling options as JavaScript passes them: every field optional (`undefined`, `null` or
+/// empty text mean the default, [`SampleOptions::default`]); numbers may be text.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct JsSampleOptions {
+    pub temperature: Option<JsNumber>,
+    pub seed: Option<JsNumber>,
+    pub prime: Option<String>,
+    pub length: Option<JsNumber>,
+    pub argmax: Option<JsFlag>,
+    /// Sample without the **kern grammar (the published behaviour).
+    pub raw: Option<JsFlag>,
+    /// The meter the grammar fills measures with: `"3/4"` or `[3, 4]`.
+    pub meter: Option<JsMeter>,
 }
 
+/// Options that JavaScript gave wrongly (the sampler's own checks say the rest).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OptionsError {
     #[error("seed must be a whole number from 0 to 2^53, got {0}")]
-    Seed(f64),
-    #[error("length must be a whole number, got {0}")]
-    Length(f64),
-    #[error("meter must look like \"3/4\" (numerator 1 to 99, denominator a power of two up to 64), got {0:?}")]
-    Meter(String),
+    Seed(String),
+    #[error("length must be a whole number from 1 to {MAX_LENGTH}, got {0}")]
+    Length(String),
+    #[error("temperature must be a number above 0 and at most {MAX_TEMPERATURE}, got {0}")]
+    Temperature(String),
+    #[error("{0} must be true or false, got {1:?}")]
+    Flag(&'static str, String),
+    #[error(transparent)]
+    Meter(#[from] MeterError),
     #[error("tempo must be a whole number of beats per minute from 1 to 999, got {0}")]
     Tempo(f64),
+    #[error("the score's measure limit must be a whole number from 1 up, got {0}")]
+    MeasureLimit(f64),
+    #[error(transparent)]
+    Sample(#[from] SampleError),
 }
 
-/// Score options as JavaScript passes them: `{ title, meter: "3/4", tempoBpm }`, all optional.
+/// The largest seed JavaScript can pass exactly (2^53).
+const MAX_JS_SEED: f64 = 9_007_199_254_740_992.0;
+
+impl JsSampleOptions {
+    /// The options, with every check that does not need a model ([`SampleOptions::validate`]):
+    /// what the page calls before it starts a sample, and what `start` calls.
+    pub fn resolve(&self) -> Result<SampleOptions, OptionsError> {
+        let d = SampleOptions::default();
+        let whole = |x: f64, max: f64| x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= max;
+        let seed = match JsNumber::given(&self.seed) {
+            None => d.seed,
+            Some(s) => match s.value() {
+                Some(x) if whole(x, MAX_JS_SEED) => x as u64,
+                _ => return Err(OptionsError::Seed(s.shown())),
+            },
+        };
+        let length = match JsNumber::given(&self.length) {
+            None => d.length,
+            Some(l) => match l.value() {
+                Some(x) if whole(x, MAX_LENGTH as f64) && x >= 1.0 => x as usize,
+                _ => return Err(OptionsError::Length(l.shown())),
+            },
+        };
+        let temperature = match JsNumber::given(&self.temperature) {
+            None => d.temperature,
+            Some(t) => match t.value() {
+                Some(x) if x > 0.0 && x <= MAX_TEMPERATURE as f64 => x as f32,
+                _ => return Err(OptionsError::Temperature(t.shown())),
+            },
+        };
+        let prime = match self.prime.as_deref() {
+            None | Some("") => d.prime,
+            Some(p) => p.to_string(),
+        };
+        let meter = match &self.meter {
+            None => None,
+            Some(m) => m.resolve()?,
+        };
+        let opts = SampleOptions {
+            temperature,
+            seed,
+            prime,
+            length,
+            argmax: self.argmax.as_ref().map_or(Ok(d.argmax), |f| f.value("argmax"))?,
+            raw: self.raw.as_ref().map_or(Ok(d.raw), |f| f.value("raw"))?,
+            meter: meter.unwrap_or(d.meter),
+        };
+        opts.validate()?;
+        Ok(opts)
+    }
+}
+
+/// Sampling options as the page shows them (and puts them in a link).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OptionsView {
+    pub temperature: f32,
+    pub seed: u64,
+    pub prime: String,
+    pub length: usize,
+    pub argmax: bool,
+    pub raw: bool,
+    pub meter: String,
+}
+
+impl From<&SampleOptions> for OptionsView {
+    fn from(o: &SampleOptions) -> Self {
+        OptionsView {
+            temperature: o.temperature,
+            seed: o.seed,
+            prime: o.prime.clone(),
+            length: o.length,
+            argmax: o.argmax,
+            raw: o.raw,
+            meter: o.meter.to_string(),
+        }
+    }
+}
+
+/// The defaults and limits of sampling options, for a page's form: the one source is
+/// [`SampleOptions::default`] and the sampler's limits.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OptionDefaults {
+    pub options: OptionsView,
+    pub max_length: usize,
+    pub max_temperature: f32,
+    pub max_prime: usize,
+    pub max_seed: f64,
+}
+
+pub fn option_defaults() -> OptionDefaults {
+    OptionDefaults {
+        options: OptionsView::from(&SampleOptions::default()),
+        max_length: MAX_LENGTH,
+        max_temperature: MAX_TEMPERATURE,
+        max_prime: MAX_PRIME,
+        max_seed: MAX_JS_SEED,
+    }
+}
+
+/// Score options as JavaScript passes them: `{ title, meter: "3/4", tempoBpm, maxMeasures }`,
+/// all optional.
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 pub struct JsScoreOptions {
     pub title: Option<String>,
     pub meter: Option<String>,
     pub tempo_bpm: Option<f64>,
+    /// Keep only the first measures (engraving thousands takes verovio minutes).
+    pub max_measures: Option<f64>,
 }
 
 impl JsScoreOptions {
-    pub fn resolve(&self) -> Result<ScoreOptions, OptionsError> {
+    pub fn resolve(&self) -> Result<(ScoreOptions, Option<usize>), OptionsError> {
         let meter = match self.meter.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(m) => {
-                let bad = || OptionsError::Meter(m.to_string());
-                let (n, d) = parse_meter(m).ok_or_else(bad)?;
-                if !(1..=99).contains(&n) || !d.is_power_of_two() || d > 64 {
-                    return Err(bad());
-                }
-                Some((n, d))
-            }
+            Some(m) => Some(Meter::parse(m)?),
         };
         let tempo_bpm = match self.tempo_bpm {
             None => None,
             Some(t) if t.fract() == 0.0 && (1.0..=999.0).contains(&t) => Some(t as u32),
             Some(t) => return Err(OptionsError::Tempo(t)),
         };
-        Ok(ScoreOptions { title: self.title.clone(), meter, tempo_bpm })
+        let max_measures = match self.max_measures {
+            None => None,
+            Some(m) if m.fract() == 0.0 && m >= 1.0 && m.is_finite() => Some(m as usize),
+            Some(m) => return Err(OptionsError::MeasureLimit(m)),
+        };
+        Ok((ScoreOptions { title: self.title.clone(), meter, tempo_bpm }, max_measures))
     }
 }
 
@@ -147,10 +294,50 @@ pub struct Score {
     pub dropped_lines: usize,
     pub spines: usize,
     pub movements: usize,
+    /// Barlines the sample has beyond the measure limit (0: the score is all of it).
+    pub measures_left_out: usize,
 }
 
-/// Turns raw sampled text into a complete **kern score, with a report.
-pub fn score(raw: &str, opts: &ScoreOptions) -> Score {
+/// The `@` barline lines of a raw sample (its measures, where it is well formed).
+pub fn barlines(raw: &str) -> usize {
+    raw.split('\n').filter(|l| *l == "@").count()
+}
+
+/// The start of `raw` that holds its first `keep` measures (cut right after the barline that
+/// closes the last of them), and how many measures after that the rest closes with a barline.
+fn first_measures(raw: &str, keep: usize) -> (&str, usize) {
+    let mut closed = 0;
+    let mut music = false;
+    let mut cut = None;
+    let mut at = 0;
+    for line in raw.split_inclusive('\n') {
+        at += line.len();
+        let text = line.trim_end_matches(['\n', '\r']);
+        if text == "@" {
+            if music {
+                closed += 1;
+                if closed == keep {
+                    cut = Some(at);
+                }
+            }
+            music = false;
+        } else if !text.starts_with('*') && !text.is_empty() {
+            music = true;
+        }
+    }
+    match cut {
+        Some(at) if closed > keep => (&raw[..at], closed - keep),
+        _ => (raw, 0),
+    }
+}
+
+/// Turns raw sampled text into a complete **kern score, with a report; with `max_measures`,
+/// of its first measures only.
+pub fn score(raw: &str, opts: &ScoreOptions, max_measures: Option<usize>) -> Score {
+    let (raw, left_out) = match max_measures {
+        Some(m) => first_measures(raw, m),
+        None => (raw, 0),
+    };
     let (kern, r) = reconstruct_with_report(raw, opts);
     Score {
         kern,
@@ -158,6 +345,7 @@ pub fn score(raw: &str, opts: &ScoreOptions) -> Score {
         dropped_lines: r.dropped_lines,
         spines: r.spines,
         movements: r.movements,
+        measures_left_out: left_out,
     }
 }
 
@@ -206,44 +394,17 @@ pub fn check_score(kern: &str) -> ScoreCheck {
     }
 }
 
-impl JsSampleOptions {
-    pub fn resolve(&self) -> Result<SampleOptions, OptionsError> {
-        let d = SampleOptions::default();
-        let whole =
-            |x: f64| x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 9_007_199_254_740_992.0;
-        let seed = match self.seed {
-            Some(s) if !whole(s) => return Err(OptionsError::Seed(s)),
-            Some(s) => s as u64,
-            None => d.seed,
-        };
-        let length = match self.length {
-            Some(l) if !whole(l) => return Err(OptionsError::Length(l)),
-            Some(l) => l as usize,
-            None => d.length,
-        };
-        Ok(SampleOptions {
-            temperature: self.temperature.unwrap_or(d.temperature),
-            seed,
-            prime: self.prime.clone().unwrap_or(d.prime),
-            length,
-            argmax: self.argmax.unwrap_or(d.argmax),
-            raw: self.raw.unwrap_or(d.raw),
-            meter: match &self.meter {
-                Some(m) => m.resolve()?,
-                None => d.meter,
-            },
-        })
-    }
-}
-
 impl Composer {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, WeightsError> {
-        let w = Weights::from_bytes(bytes)?;
-        Ok(Composer {
-            model: Arc::new(CpuModel::new(&w)),
+        Ok(Composer::from_weights(&Weights::from_bytes(bytes)?))
+    }
+
+    pub fn from_weights(w: &Weights) -> Self {
+        Composer {
+            model: Arc::new(CpuModel::new(w)),
             hyper: w.hyper,
-            provenance: w.provenance,
-        })
+            provenance: w.provenance.clone(),
+        }
     }
 
     pub fn info(&self) -> ModelInfo {
@@ -260,12 +421,6 @@ impl Composer {
         }
     }
 
-    /// Where [`Composer::start`] samples: the CPU (the GPU sampler is started from
-    /// [`Composer::model`] with [`crate::infer::gpu::GpuModel`]).
-    pub fn backend(&self) -> Backend {
-        Backend::Cpu
-    }
-
     /// The model on the CPU.
     pub fn model(&self) -> &Arc<CpuModel> {
         &self.model
@@ -277,7 +432,7 @@ impl Composer {
         Ok(self.model.logits_for(&self.model.vocab().encode(text)?))
     }
 
-    /// Starts a sample: validates the options and feeds the prime.
+    /// Starts a sample on the CPU: validates the options and feeds the prime.
     pub fn start(&self, opts: SampleOptions) -> Result<Sampler, SampleError> {
         Sampler::new(self.model.clone(), opts)
     }
@@ -287,29 +442,28 @@ impl Composer {
         score_title(&self.provenance.name, opts)
     }
 
-    /// The complete **kern score of a sample drawn with `opts`, as `kernrnn sample --kern`
-    /// writes it (title, and the sampling meter as the score's default).
-    pub fn score(&self, raw: &str, opts: &SampleOptions) -> Score {
-        score(
-            raw,
-            &ScoreOptions {
-                title: Some(self.title(opts)),
-                meter: Some(opts.meter),
-                ..ScoreOptions::default()
-            },
-        )
+    /// The complete **kern score of a sample drawn with `opts`: the only recipe from a sample
+    /// to a score (`kernrnn sample --kern`, the page and the element), with the title and the
+    /// sampling meter as the score's default; with `max_measures`, of its first measures only.
+    pub fn score(&self, raw: &str, opts: &SampleOptions, max_measures: Option<usize>) -> Score {
+        let score_opts = ScoreOptions {
+            title: Some(self.title(opts)),
+            meter: Some(opts.meter),
+            ..ScoreOptions::default()
+        };
+        score(raw, &score_opts, max_measures)
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::sampler::sample;
     use crate::vocab::Vocab;
     use crate::weights::LayerWeights;
 
     /// A small model with deterministic, non-trivial weights.
-    fn weights() -> Weights {
+    pub(crate) fn weights() -> Weights {
         let vocab = Vocab::from_text("@\n\t.48abcdefgABCDEFG=*#-rLJ");
         let hyper = Hyper { vocab_size: vocab.len(), layers: 2, hidden: 12 };
         let mut x = 0x2545_f491u32;
@@ -341,13 +495,23 @@ mod tests {
         }
     }
 
-    fn composer() -> (Composer, Vec<u8>) {
+    pub(crate) fn composer() -> (Composer, Vec<u8>) {
         let bytes = weights().to_bytes().unwrap();
         (Composer::from_bytes(&bytes).unwrap(), bytes)
     }
 
+    fn js(f: impl FnOnce(&mut JsSampleOptions)) -> Result<SampleOptions, String> {
+        let mut o = JsSampleOptions::default();
+        f(&mut o);
+        o.resolve().map_err(|e| e.to_string())
+    }
+
+    fn text(s: &str) -> Option<JsNumber> {
+        Some(JsNumber::Text(s.into()))
+    }
+
     #[test]
-    fn chunked_sampling_equals_one_shot() {
+    fn a_sample_in_chunks_is_the_sample_in_one_go() {
         let (c, _) = composer();
         let opts = SampleOptions { seed: 9, length: 777, ..SampleOptions::default() };
         let whole = sample(c.model.clone(), &opts).unwrap();
@@ -363,13 +527,17 @@ mod tests {
     }
 
     #[test]
-    fn the_score_of_a_sample_checks_valid_and_a_broken_one_names_its_lines() {
+    fn the_score_of_a_constrained_sample_checks_valid() {
         let (c, _) = composer();
         let opts = SampleOptions { seed: 3, length: 400, ..SampleOptions::default() };
         let raw = sample(c.model.clone(), &opts).unwrap();
-        let checked = check_score(&c.score(&raw, &opts).kern);
+        let checked = check_score(&c.score(&raw, &opts, None).kern);
         assert!(checked.valid, "{checked:?}");
         assert!(checked.problems.is_empty() && checked.measures >= 1);
+    }
+
+    #[test]
+    fn a_broken_score_names_the_line_and_kind_of_its_problem() {
         let broken = "**kern\t**kern\n*M4/4\t*M4/4\n=1\t=1\n4c\t4e\n4d\n==\t==\n*-\t*-\n";
         let checked = check_score(broken);
         assert!(!checked.valid);
@@ -382,7 +550,16 @@ mod tests {
     }
 
     #[test]
-    fn bad_files_are_named_errors() {
+    fn a_score_with_a_measure_limit_keeps_the_first_measures_and_counts_the_rest() {
+        let raw = "@\n1c\t1e\t.\n@\n1d\t1f\t.\n@\n1e\t1g\t.\n@\n1f\t1a\t.\n@\n";
+        let s = score(raw, &ScoreOptions::default(), Some(2));
+        assert_eq!(s.measures, 2, "{}", s.kern);
+        assert_eq!(s.measures_left_out, 2);
+        assert_eq!(score(raw, &ScoreOptions::default(), None).measures, 4);
+    }
+
+    #[test]
+    fn truncated_and_foreign_weights_are_named_errors() {
         let (_, bytes) = composer();
         let err = |b: &[u8]| Composer::from_bytes(b).unwrap_err().to_string();
         assert!(err(&[]).contains("empty"));
@@ -397,50 +574,108 @@ mod tests {
     }
 
     #[test]
-    fn info_backend_and_title() {
+    fn the_title_names_model_seed_and_temperature() {
         let (c, _) = composer();
         let info = c.info();
         assert_eq!((info.name.as_str(), info.layers, info.hidden), ("unit", 2, 12));
         assert_eq!(info.vocab.chars().count(), info.vocab_size);
-        assert_eq!(c.backend().as_str(), "cpu");
         let opts = SampleOptions { seed: 7, temperature: 0.8, ..SampleOptions::default() };
         assert_eq!(c.title(&opts), "kernrnn unit sample, seed 7, temperature 0.8");
     }
 
     #[test]
-    fn js_options_resolve_with_cli_defaults() {
-        assert_eq!(JsSampleOptions::default().resolve().unwrap(), SampleOptions::default());
-        let o = JsSampleOptions {
-            seed: Some(42.0),
-            length: Some(10.0),
-            temperature: Some(1.5),
-            ..Default::default()
-        }
-        .resolve()
-        .unwrap();
-        assert_eq!((o.seed, o.length, o.temperature), (42, 10, 1.5));
-        assert!(JsSampleOptions { seed: Some(-1.0), ..Default::default() }.resolve().is_err());
-        assert!(JsSampleOptions { seed: Some(1.5), ..Default::default() }.resolve().is_err());
-        assert!(JsSampleOptions { length: Some(f64::NAN), ..Default::default() }
-            .resolve()
-            .is_err());
-        let meter = |m: JsMeter| {
-            JsSampleOptions { meter: Some(m), ..Default::default() }.resolve().map(|o| o.meter)
-        };
-        assert_eq!(meter(JsMeter::Text(" 3/4".into())), Ok((3, 4)));
-        assert_eq!(meter(JsMeter::Pair(6, 8)), Ok((6, 8)));
-        assert!(meter(JsMeter::Text("waltz".into())).unwrap_err().to_string().contains("meter"));
+    fn javascript_options_left_out_or_empty_are_the_command_lines_defaults() {
+        assert_eq!(js(|_| {}).unwrap(), SampleOptions::default());
+        let empty = js(|o| {
+            o.seed = text("");
+            o.length = text(" ");
+            o.temperature = text("");
+            o.prime = Some(String::new());
+            o.meter = Some(JsMeter::Text(String::new()));
+        });
+        assert_eq!(empty.unwrap(), SampleOptions::default());
     }
 
     #[test]
-    fn score_options_are_checked() {
+    fn javascript_numbers_may_be_numbers_or_text() {
+        let o = js(|o| {
+            o.seed = Some(JsNumber::Number(42.0));
+            o.length = text("10");
+            o.temperature = text("1.5");
+        })
+        .unwrap();
+        assert_eq!((o.seed, o.length, o.temperature), (42, 10, 1.5));
+    }
+
+    #[test]
+    fn a_seed_that_is_not_a_whole_number_up_to_2_53_is_refused() {
+        for bad in [JsNumber::Number(-1.0), JsNumber::Number(1.5), JsNumber::Text("x".into())] {
+            let e = js(|o| o.seed = Some(bad.clone())).unwrap_err();
+            assert!(e.starts_with("seed must be a whole number from 0 to 2^53"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_length_out_of_range_is_refused_with_the_range() {
+        for bad in ["0", "99999999999", "NaN", "ten"] {
+            let e = js(|o| o.length = text(bad)).unwrap_err();
+            assert_eq!(e, format!("length must be a whole number from 1 to 10000000, got {bad:?}"));
+        }
+    }
+
+    #[test]
+    fn a_temperature_out_of_range_is_refused_with_the_range() {
+        for bad in ["0", "-1", "NaN", "inf", "11", "warm"] {
+            let e = js(|o| o.temperature = text(bad)).unwrap_err();
+            assert_eq!(
+                e,
+                format!("temperature must be a number above 0 and at most 10, got {bad:?}")
+            );
+        }
+    }
+
+    #[test]
+    fn a_meter_is_read_from_text_or_a_pair_with_the_one_meter_rule() {
+        let meter = |m: JsMeter| js(|o| o.meter = Some(m)).map(|o| o.meter);
+        assert_eq!(meter(JsMeter::Text(" 3/4".into())), Ok(Meter::new(3, 4).unwrap()));
+        assert_eq!(meter(JsMeter::Pair(6, 8)), Ok(Meter::new(6, 8).unwrap()));
+        for bad in
+            [JsMeter::Text("waltz".into()), JsMeter::Text("0/4".into()), JsMeter::Pair(100, 4)]
+        {
+            let e = meter(bad).unwrap_err();
+            assert!(e.starts_with("meter must be N/D with N a whole number from 1 to 99"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_switch_is_a_boolean_or_the_text_of_one() {
+        assert!(js(|o| o.raw = Some(JsFlag::Text("".into()))).unwrap().raw);
+        assert!(!js(|o| o.raw = Some(JsFlag::Text("false".into()))).unwrap().raw);
+        let e = js(|o| o.argmax = Some(JsFlag::Text("maybe".into()))).unwrap_err();
+        assert_eq!(e, "argmax must be true or false, got \"maybe\"");
+    }
+
+    #[test]
+    fn the_defaults_a_page_reads_are_the_sampler_defaults() {
+        let d = option_defaults();
+        assert_eq!(d.options, OptionsView::from(&SampleOptions::default()));
+        assert_eq!(d.options.meter, "4/4");
+        assert_eq!((d.max_length, d.max_temperature), (MAX_LENGTH, MAX_TEMPERATURE));
+    }
+
+    #[test]
+    fn score_options_check_meter_tempo_and_measure_limit() {
         let ok = JsScoreOptions {
             meter: Some("3/4".into()),
             tempo_bpm: Some(90.0),
             title: Some("t".into()),
+            max_measures: Some(8.0),
         };
-        let r = ok.resolve().unwrap();
-        assert_eq!((r.meter, r.tempo_bpm, r.title.as_deref()), (Some((3, 4)), Some(90), Some("t")));
+        let (r, max) = ok.resolve().unwrap();
+        assert_eq!(
+            (r.meter, r.tempo_bpm, r.title.as_deref(), max),
+            (Some(Meter::new(3, 4).unwrap()), Some(90), Some("t"), Some(8))
+        );
         for m in ["3", "3/5", "0/4", "x/4", "3/128"] {
             let e = JsScoreOptions { meter: Some(m.into()), ..Default::default() }
                 .resolve()
@@ -448,8 +683,8 @@ mod tests {
             assert!(e.to_string().contains("meter"), "{m}");
         }
         assert!(JsScoreOptions { tempo_bpm: Some(0.0), ..Default::default() }.resolve().is_err());
-        let s = score("@\n4c\t4e\t.\n@\n", &ScoreOptions::default());
-        assert!(s.kern.starts_with("!!!") || s.kern.starts_with("**"), "{}", s.kern);
-        assert!(s.kern.contains("**kern"));
+        assert!(JsScoreOptions { max_measures: Some(0.5), ..Default::default() }
+            .resolve()
+            .is_err());
     }
 }

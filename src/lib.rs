@@ -17,7 +17,6 @@ pub mod weights;
 
 #[cfg(feature = "cli")]
 pub mod train;
-#[cfg(target_arch = "wasm32")]
 pub mod web;
 
 pub use infer::CpuModel;

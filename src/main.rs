@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use kernrnn::kern::{self, ScoreOptions};
+use kernrnn::composer::Composer;
+use kernrnn::kern::{self, Meter};
 use kernrnn::train::{self, Backend, Outcome, Progress, TrainConfig, TrainRun, TrainState};
-use kernrnn::{CpuModel, SampleOptions, Sampler, Weights};
+use kernrnn::{SampleOptions, Sampler, Weights};
 
 #[derive(Parser)]
 #[command(
@@ -76,41 +77,43 @@ struct TrainArgs {
     #[arg(long)]
     checkpoint_dir: Option<PathBuf>,
     /// LSTM layers
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = TrainConfig::default().layers)]
     layers: usize,
     /// Units per layer
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = TrainConfig::default().hidden)]
     hidden: usize,
     /// Characters per sequence (truncated backpropagation length)
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = TrainConfig::default().seq_len)]
     seq_length: usize,
     /// Sequences per batch
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = TrainConfig::default().batch)]
     batch_size: usize,
     /// Adam learning rate
-    #[arg(long, default_value_t = 2e-3)]
+    #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
     learning_rate: f64,
     /// Learning-rate factor applied at each epoch end from --decay-after on
-    #[arg(long, default_value_t = 0.97)]
+    #[arg(long, default_value_t = TrainConfig::default().lr_decay)]
     lr_decay: f64,
-    #[arg(long, default_value_t = 10)]
+    /// The epoch from whose end on the learning rate decays
+    #[arg(long, default_value_t = TrainConfig::default().decay_after)]
     decay_after: usize,
     /// Clamp each gradient element to ±this
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = TrainConfig::default().grad_clip)]
     grad_clip: f32,
     /// Dropout between layers and before the output layer
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = TrainConfig::default().dropout)]
     dropout: f64,
     /// Epochs in all (a resumed run may extend it)
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
     epochs: usize,
     /// Share of the prepared text held out for validation (its end)
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = TrainConfig::default().valid_fraction)]
     valid_fraction: f64,
     /// Validate and checkpoint every this many iterations (and at each epoch end)
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = TrainConfig::default().eval_every)]
     eval_every: usize,
-    #[arg(long, default_value_t = 42)]
+    /// Random seed of the initial weights and the dropout masks
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
     seed: u64,
     /// Stop with a checkpoint after this many minutes (continue later with --resume)
     #[arg(long)]
@@ -133,10 +136,10 @@ struct SampleArgs {
     #[arg(long, default_value = "models/mozart.safetensors")]
     model: PathBuf,
     /// Sampling temperature: lower is safer, higher is wilder
-    #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = SampleOptions::default().temperature, allow_negative_numbers = true)]
     temperature: f32,
     /// Random seed: the same seed and options give the same piece
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = SampleOptions::default().seed)]
     seed: u64,
     /// Text to start from (default: a barline, "@" and a line end)
     #[arg(long, conflicts_with = "prime_file")]
@@ -145,7 +148,7 @@ struct SampleArgs {
     #[arg(long)]
     prime_file: Option<PathBuf>,
     /// Characters to sample after the prime
-    #[arg(long, default_value_t = 2000, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = SampleOptions::default().length, allow_negative_numbers = true)]
     length: usize,
     /// Always take the most likely character
     #[arg(long)]
@@ -157,8 +160,8 @@ struct SampleArgs {
     #[arg(long)]
     raw: bool,
     /// Meter the grammar fills measures with until the music sets one (also the score's default)
-    #[arg(long, default_value = "4/4", value_parser = parse_meter)]
-    meter: (u32, u32),
+    #[arg(long, default_value_t = SampleOptions::default().meter, value_parser = Meter::parse)]
+    meter: Meter,
     /// Where the LSTM runs: the CPU (the same text on every machine), or a GPU through wgpu
     /// (Vulkan, Metal, DX12; the kernel the browser runs on WebGPU; another random stream, so
     /// another text)
@@ -181,15 +184,8 @@ struct CheckArgs {
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Meter for raw samples that set none
-    #[arg(long, default_value = "4/4", value_parser = parse_meter)]
-    meter: (u32, u32),
-}
-
-fn parse_meter(text: &str) -> Result<(u32, u32), String> {
-    let (n, d) = text.split_once('/').ok_or("expected N/D, for example 3/4")?;
-    let n = n.trim().parse().map_err(|_| format!("{n:?} is not a whole number"))?;
-    let d = d.trim().parse().map_err(|_| format!("{d:?} is not a whole number"))?;
-    Ok((n, d))
+    #[arg(long, default_value_t = SampleOptions::default().meter, value_parser = Meter::parse)]
+    meter: Meter,
 }
 
 #[derive(Args)]
@@ -267,8 +263,8 @@ fn cmd_sample(a: SampleArgs) -> Result<ExitCode, String> {
     };
     // Cheap checks before reading the model, so a typo is reported at once.
     opts.validate().map_err(|e| e.to_string())?;
-    let weights = load_weights(&a.model)?;
-    let model = Arc::new(CpuModel::new(&weights));
+    let composer = Composer::from_weights(&load_weights(&a.model)?);
+    let model = composer.model().clone();
     let mut raw = opts.prime.clone();
     let t0 = Instant::now();
     let (where_, dispatches) = match a.device {
@@ -290,26 +286,19 @@ fn cmd_sample(a: SampleArgs) -> Result<ExitCode, String> {
             n as f64 / secs.max(1e-9)
         );
     }
-    let text = if a.kern {
-        let title = kernrnn::composer::score_title(&weights.provenance.name, &opts);
-        kern::reconstruct(
-            &raw,
-            &ScoreOptions { title: Some(title), meter: Some(a.meter), ..Default::default() },
-        )
-    } else {
-        raw
-    };
+    let text = if a.kern { composer.score(&raw, &opts, None).kern } else { raw };
     print_out(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(feature = "webgpu")]
 fn sample_on_gpu(
-    model: Arc<CpuModel>,
+    model: Arc<kernrnn::CpuModel>,
     opts: &SampleOptions,
     raw: &mut String,
 ) -> Result<(String, Option<usize>), String> {
-    use kernrnn::infer::gpu::{GpuDevice, GpuModel, GpuSampling};
+    use kernrnn::infer::gpu::{GpuDevice, GpuModel};
+    use kernrnn::sampler::gpu::GpuSampling;
     let device = GpuDevice::init_blocking().map_err(|e| e.to_string())?;
     let gpu = Arc::new(GpuModel::new(&device, model).map_err(|e| e.to_string())?);
     let mut sampling = GpuSampling::new(gpu, opts.clone()).map_err(|e| e.to_string())?;
@@ -322,7 +311,7 @@ fn sample_on_gpu(
 
 #[cfg(not(feature = "webgpu"))]
 fn sample_on_gpu(
-    _: Arc<CpuModel>,
+    _: Arc<kernrnn::CpuModel>,
     _: &SampleOptions,
     _: &mut String,
 ) -> Result<(String, Option<usize>), String> {

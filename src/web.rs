@@ -1,14 +1,18 @@
-//! The WebAssembly API (wasm-bindgen): a thin wrapper over [`crate::composer`].
+//! The WebAssembly API: a thin wrapper over [`crate::composer`], marked for wasm-bindgen only
+//! when built for the browser (`cfg_attr(target_family = "wasm", wasm_bindgen)`), so native
+//! builds type-check it and its tests run with `cargo test`.
 //!
 //! ```js
-//! import init, { Composer, reconstruct } from "./pkg/kernrnn.js";
+//! import init, { Composer, defaults, checkOptions, checkScore } from "./pkg/kernrnn.js";
 //! await init();
+//! const { options, maxLength } = defaults();             // the form's defaults and limits
+//! const opts = checkOptions({ seed: "7", length: "2000" }); // throws with the reason
 //! const composer = new Composer(new Uint8Array(await (await fetch("models/mozart.safetensors")).arrayBuffer()));
-//! const sampling = composer.start({ seed: 1, temperature: 0.8, length: 2000 });
+//! const sampling = composer.start(opts);
 //! let raw = sampling.prime();
 //! while (!sampling.done()) raw += sampling.next(500);   // yield to the page between chunks
 //! sampling.free();
-//! const score = reconstruct(raw, { title: composer.title({ seed: 1, temperature: 0.8 }) });
+//! const { kern, measures } = composer.score(raw, opts, { maxMeasures: 200 });
 //!
 //! // On WebGPU (where there is one): the same methods, but `next` returns a Promise.
 //! await initWebGpu();                       // rejects with the reason there is no GPU
@@ -20,111 +24,161 @@
 //! Every error (a truncated or foreign weights file, bad options, unknown prime characters) is
 //! thrown as a JavaScript `Error` with a readable message.
 
+use std::fmt::Display;
+
+use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 
 use crate::composer::{self, Composer as Inner, JsSampleOptions, JsScoreOptions};
-use crate::sampler::Sampler;
+use crate::sampler::{SampleOptions, Sampler};
 
-fn options<T: serde::de::DeserializeOwned + Default>(value: JsValue) -> Result<T, JsError> {
+/// An error for JavaScript: thrown as an `Error` with this message. Every fallible function of
+/// the API returns it, and every error of the library becomes one through `?`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebError(pub String);
+
+impl<E: Display> From<E> for WebError {
+    fn from(e: E) -> Self {
+        WebError(e.to_string())
+    }
+}
+
+impl From<WebError> for JsValue {
+    fn from(e: WebError) -> JsValue {
+        JsError::new(&e.0).into()
+    }
+}
+
+/// Options from JavaScript (`undefined` and `null` are the defaults).
+fn from_js<T: DeserializeOwned + Default>(value: JsValue) -> Result<T, WebError> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
     }
     serde_wasm_bindgen::from_value(value).map_err(|e| {
         let e = e.to_string();
-        JsError::new(&format!("invalid options: {}", e.trim_start_matches("Error: ")))
+        WebError(format!("invalid options: {}", e.trim_start_matches("Error: ")))
     })
 }
 
-fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsError> {
+fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, WebError> {
     let s = serde_wasm_bindgen::Serializer::json_compatible();
-    value.serialize(&s).map_err(|e| JsError::new(&e.to_string()))
+    Ok(value.serialize(&s)?)
 }
 
-fn sample_options(opts: JsValue) -> Result<crate::SampleOptions, JsError> {
-    let js: JsSampleOptions = options(opts)?;
-    js.resolve().map_err(|e| JsError::new(&e.to_string()))
-}
-
-#[wasm_bindgen(start)]
+#[cfg_attr(target_family = "wasm", wasm_bindgen(start))]
 pub fn start() {
+    #[cfg(target_family = "wasm")]
     console_error_panic_hook::set_once();
 }
 
 /// The library version (Cargo.toml's).
-#[wasm_bindgen]
+#[cfg_attr(target_family = "wasm", wasm_bindgen)]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
+/// `{ options: { temperature, seed, prime, length, argmax, raw, meter }, maxLength,
+/// maxTemperature, maxPrime, maxSeed }`: the defaults and limits of sampling options.
+#[cfg_attr(target_family = "wasm", wasm_bindgen)]
+pub fn defaults() -> Result<JsValue, WebError> {
+    to_js(&composer::option_defaults())
+}
+
+/// Reads and checks sampling options (numbers may be text, as in a form or a link); returns
+/// them complete and normalised, or throws with the first thing wrong.
+#[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = checkOptions))]
+pub fn check_options(opts: JsValue) -> Result<JsValue, WebError> {
+    to_js(&composer::OptionsView::from(&resolve(from_js(opts)?)?))
+}
+
+fn resolve(opts: JsSampleOptions) -> Result<SampleOptions, WebError> {
+    Ok(opts.resolve()?)
+}
+
+/// Checks a **kern score as `kernrnn check` does: `{ valid, summary, measures, fullMeasures,
+/// spineMeasures, problems: [{ line, kind, message }], problemCount }`.
+#[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = checkScore))]
+pub fn check_score(kern: &str) -> Result<JsValue, WebError> {
+    to_js(&composer::check_score(kern))
+}
+
 /// A loaded model.
-#[wasm_bindgen]
+#[cfg_attr(target_family = "wasm", wasm_bindgen)]
 pub struct Composer {
     inner: Inner,
 }
 
-#[wasm_bindgen]
+#[cfg_attr(target_family = "wasm", wasm_bindgen)]
 impl Composer {
     /// Loads a weights file from its bytes; a truncated or foreign file throws an Error.
-    #[wasm_bindgen(constructor)]
-    pub fn new(bytes: &[u8]) -> Result<Composer, JsError> {
-        Inner::from_bytes(bytes)
-            .map(|inner| Composer { inner })
-            .map_err(|e| JsError::new(&e.to_string()))
+    #[cfg_attr(target_family = "wasm", wasm_bindgen(constructor))]
+    pub fn new(bytes: &[u8]) -> Result<Composer, WebError> {
+        Ok(Composer { inner: Inner::from_bytes(bytes)? })
     }
 
     /// `{ name, vocab, vocabSize, layers, hidden, params, validLoss, corpus, epochs }`.
-    pub fn info(&self) -> Result<JsValue, JsError> {
+    pub fn info(&self) -> Result<JsValue, WebError> {
         to_js(&self.inner.info())
     }
 
-    /// Where `start` samples: `"cpu"` (the GPU sampler is `gpu().start`).
-    pub fn backend(&self) -> String {
-        self.inner.backend().as_str().to_string()
-    }
-
-    /// Starts a sample with `{ temperature, seed, prime, length, argmax, raw, meter }` (all
-    /// optional, defaults as the command line: 0.8, 1, "@\n", 2000, false, false, "4/4").
-    pub fn start(&self, opts: JsValue) -> Result<Sampling, JsError> {
-        let opts = sample_options(opts)?;
-        let sampler = self.inner.start(opts).map_err(|e| JsError::new(&e.to_string()))?;
-        Ok(Sampling { sampler, backend: self.inner.backend() })
+    /// Starts a sample on the CPU with options as `checkOptions` reads them.
+    pub fn start(&self, opts: JsValue) -> Result<Sampling, WebError> {
+        self.start_with(from_js(opts)?)
     }
 
     /// The score title `kernrnn sample --kern` writes for these sampling options.
-    pub fn title(&self, opts: JsValue) -> Result<String, JsError> {
-        Ok(self.inner.title(&sample_options(opts)?))
+    pub fn title(&self, opts: JsValue) -> Result<String, WebError> {
+        Ok(self.inner.title(&resolve(from_js(opts)?)?))
     }
 
     /// The logits after each character of `text` (fed from the zero state) on the CPU: an
     /// Array of Float32Arrays, to compare with `GpuComposer.logitsFor`.
-    #[wasm_bindgen(js_name = logitsFor)]
-    pub fn logits_for(&self, text: &str) -> Result<js_sys::Array, JsError> {
-        let rows = self.inner.logits_for(text).map_err(|e| JsError::new(&e.to_string()))?;
+    #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = logitsFor))]
+    pub fn logits_for(&self, text: &str) -> Result<js_sys::Array, WebError> {
+        let rows = self.inner.logits_for(text)?;
         Ok(rows.iter().map(|r| js_sys::Float32Array::from(&r[..])).collect())
     }
 
     /// This model on the GPU (after `initWebGpu()` resolved); throws if the model does not fit
     /// the GPU sampler.
     #[cfg(feature = "webgpu")]
-    pub fn gpu(&self) -> Result<gpu::GpuComposer, JsError> {
+    pub fn gpu(&self) -> Result<gpu::GpuComposer, WebError> {
         gpu::GpuComposer::new(self)
     }
 
     /// The complete **kern score of `raw`, sampled with `opts`, exactly as
-    /// `kernrnn sample --kern` writes it: `{ kern, measures, droppedLines, spines, movements }`.
-    pub fn score(&self, raw: &str, opts: JsValue) -> Result<JsValue, JsError> {
-        to_js(&self.inner.score(raw, &sample_options(opts)?))
+    /// `kernrnn sample --kern` writes it; `score` options `{ maxMeasures }` keep only the first
+    /// measures. Resolves to `{ kern, measures, droppedLines, spines, movements,
+    /// measuresLeftOut }`.
+    pub fn score(&self, raw: &str, opts: JsValue, score: JsValue) -> Result<JsValue, WebError> {
+        to_js(&self.score_with(raw, from_js(opts)?, from_js(score)?)?)
     }
 }
 
-/// A sample in progress.
-#[wasm_bindgen]
-pub struct Sampling {
-    sampler: Sampler,
-    backend: composer::Backend,
+/// The API with Rust types, for native tests and for the JavaScript wrappers above.
+impl Composer {
+    pub fn start_with(&self, opts: JsSampleOptions) -> Result<Sampling, WebError> {
+        Ok(Sampling { sampler: self.inner.start(resolve(opts)?)? })
+    }
+
+    pub fn score_with(
+        &self,
+        raw: &str,
+        opts: JsSampleOptions,
+        score: JsScoreOptions,
+    ) -> Result<composer::Score, WebError> {
+        let (_, max_measures) = score.resolve()?;
+        Ok(self.inner.score(raw, &resolve(opts)?, max_measures))
+    }
 }
 
-#[wasm_bindgen]
+/// A sample in progress on the CPU.
+#[cfg_attr(target_family = "wasm", wasm_bindgen)]
+pub struct Sampling {
+    sampler: Sampler,
+}
+
+#[cfg_attr(target_family = "wasm", wasm_bindgen)]
 impl Sampling {
     /// The prime text (the start of the output).
     pub fn prime(&self) -> String {
@@ -150,7 +204,7 @@ impl Sampling {
     }
 
     /// Measures whose rhythm the grammar had to let go (0 for the shipped models).
-    #[wasm_bindgen(js_name = rhythmRelaxed)]
+    #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = rhythmRelaxed))]
     pub fn rhythm_relaxed(&self) -> usize {
         self.sampler.rhythm_relaxed()
     }
@@ -161,31 +215,8 @@ impl Sampling {
 
     /// Where this sample runs: `"cpu"` (a GpuSampling says `"webgpu"`).
     pub fn backend(&self) -> String {
-        self.backend.as_str().to_string()
+        "cpu".into()
     }
-}
-
-/// Turns a raw sample into a complete **kern score. Options: `{ title, meter: "3/4", tempoBpm }`.
-#[wasm_bindgen]
-pub fn reconstruct(raw: &str, opts: JsValue) -> Result<String, JsError> {
-    let o: JsScoreOptions = options(opts)?;
-    let o = o.resolve().map_err(|e| JsError::new(&e.to_string()))?;
-    Ok(crate::kern::reconstruct(raw, &o))
-}
-
-/// Checks a **kern score as `kernrnn check` does: `{ valid, summary, measures, fullMeasures,
-/// spineMeasures, problems: [{ line, kind, message }], problemCount }`.
-#[wasm_bindgen(js_name = checkScore)]
-pub fn check_score(kern: &str) -> Result<JsValue, JsError> {
-    to_js(&composer::check_score(kern))
-}
-
-/// Like `reconstruct`, with what was done: `{ kern, measures, droppedLines, spines, movements }`.
-#[wasm_bindgen(js_name = reconstructScore)]
-pub fn reconstruct_score(raw: &str, opts: JsValue) -> Result<JsValue, JsError> {
-    let o: JsScoreOptions = options(opts)?;
-    let o = o.resolve().map_err(|e| JsError::new(&e.to_string()))?;
-    to_js(&composer::score(raw, &o))
 }
 
 /// The WebGPU sampler: a CubeCL kernel that runs a chunk of characters per dispatch
@@ -193,15 +224,16 @@ pub fn reconstruct_score(raw: &str, opts: JsValue) -> Result<JsValue, JsError> {
 /// model's GPU twin with `composer.gpu()`; its samplings have the CPU sampling's methods, with
 /// `next` returning a Promise.
 #[cfg(feature = "webgpu")]
-mod gpu {
+pub mod gpu {
     use std::cell::RefCell;
     use std::rc::Rc;
     use std::sync::Arc;
 
     use wasm_bindgen::prelude::*;
 
-    use super::{sample_options, Composer};
-    use crate::infer::gpu::{GpuDevice, GpuModel, GpuSampling as Inner};
+    use super::{from_js, resolve, Composer, WebError};
+    use crate::infer::gpu::{GpuDevice, GpuModel};
+    use crate::sampler::gpu::GpuSampling as Inner;
 
     thread_local! {
         static DEVICE: RefCell<Option<GpuDevice>> = const { RefCell::new(None) };
@@ -210,21 +242,21 @@ mod gpu {
         static SETUP: RefCell<Option<js_sys::Promise>> = const { RefCell::new(None) };
     }
 
-    fn js_err(e: impl std::fmt::Display) -> JsError {
-        JsError::new(&e.to_string())
+    /// A rejection value for a Promise.
+    fn rejection(e: impl std::fmt::Display) -> JsValue {
+        WebError(e.to_string()).into()
     }
 
     /// Requests the WebGPU adapter and device (once per page); resolves to the adapter's
     /// description, rejects with the reason there is none.
-    #[wasm_bindgen(js_name = initWebGpu)]
+    #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = initWebGpu))]
     pub fn init_web_gpu() -> js_sys::Promise {
         SETUP.with(|setup| {
             setup
                 .borrow_mut()
                 .get_or_insert_with(|| {
                     wasm_bindgen_futures::future_to_promise(async {
-                        let device =
-                            GpuDevice::init().await.map_err(|e| JsValue::from(js_err(e)))?;
+                        let device = GpuDevice::init().await.map_err(rejection)?;
                         let adapter = device.adapter.clone();
                         DEVICE.with(|d| *d.borrow_mut() = Some(device));
                         Ok(JsValue::from(adapter))
@@ -235,22 +267,22 @@ mod gpu {
     }
 
     /// A model's weights on the GPU.
-    #[wasm_bindgen]
+    #[cfg_attr(target_family = "wasm", wasm_bindgen)]
     pub struct GpuComposer {
         model: Arc<GpuModel>,
     }
 
     impl GpuComposer {
-        pub(super) fn new(composer: &Composer) -> Result<GpuComposer, JsError> {
+        pub(super) fn new(composer: &Composer) -> Result<GpuComposer, WebError> {
             let device = DEVICE
                 .with(|d| d.borrow().clone())
-                .ok_or_else(|| JsError::new("WebGPU is not set up: await initWebGpu() first"))?;
-            let model = GpuModel::new(&device, composer.inner.model().clone()).map_err(js_err)?;
+                .ok_or_else(|| WebError("WebGPU is not set up: await initWebGpu() first".into()))?;
+            let model = GpuModel::new(&device, composer.inner.model().clone())?;
             Ok(GpuComposer { model: Arc::new(model) })
         }
     }
 
-    #[wasm_bindgen]
+    #[cfg_attr(target_family = "wasm", wasm_bindgen)]
     impl GpuComposer {
         /// The adapter this model runs on.
         pub fn adapter(&self) -> String {
@@ -258,41 +290,38 @@ mod gpu {
         }
 
         /// Starts a sample with the options of `Composer.start` (the prime is fed on the CPU).
-        pub fn start(&self, opts: JsValue) -> Result<GpuSampling, JsError> {
-            let opts = sample_options(opts)?;
-            let inner = Inner::new(self.model.clone(), opts).map_err(js_err)?;
+        pub fn start(&self, opts: JsValue) -> Result<GpuSampling, WebError> {
+            let inner = Inner::new(self.model.clone(), resolve(from_js(opts)?)?)?;
             Ok(GpuSampling { inner: Rc::new(RefCell::new(Some(inner))) })
         }
 
         /// Starts several samples that every dispatch advances together (variations): an
         /// Array of option objects sharing temperature and argmax; `nextBatch` gives their text.
-        #[wasm_bindgen(js_name = startBatch)]
-        pub fn start_batch(&self, opts: js_sys::Array) -> Result<GpuSampling, JsError> {
-            let opts = opts.iter().map(sample_options).collect::<Result<Vec<_>, _>>()?;
-            let inner = Inner::batch(self.model.clone(), opts).map_err(js_err)?;
+        #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = startBatch))]
+        pub fn start_batch(&self, opts: js_sys::Array) -> Result<GpuSampling, WebError> {
+            let opts =
+                opts.iter().map(|o| resolve(from_js(o)?)).collect::<Result<Vec<_>, WebError>>()?;
+            let inner = Inner::batch(self.model.clone(), opts)?;
             Ok(GpuSampling { inner: Rc::new(RefCell::new(Some(inner))) })
         }
 
         /// Resolves to the logits after each character of `text` (at most 64), fed from the
         /// zero state: an Array of Float32Arrays, to compare with `Composer.logitsFor`.
-        #[wasm_bindgen(js_name = logitsFor)]
+        #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = logitsFor))]
         pub fn logits_for(&self, text: String) -> js_sys::Promise {
             let model = self.model.clone();
             wasm_bindgen_futures::future_to_promise(async move {
-                let tokens =
-                    model.cpu().vocab().encode(&text).map_err(|e| JsValue::from(js_err(e)))?;
-                let rows = model.logits_for(&tokens).await.map_err(|e| JsValue::from(js_err(e)))?;
-                Ok(rows
-                    .iter()
-                    .map(|r| js_sys::Float32Array::from(&r[..]))
-                    .collect::<js_sys::Array>()
-                    .into())
+                let tokens = model.cpu().vocab().encode(&text).map_err(rejection)?;
+                let rows = model.logits_for(&tokens).await.map_err(rejection)?;
+                let rows: js_sys::Array =
+                    rows.iter().map(|r| js_sys::Float32Array::from(&r[..])).collect();
+                Ok(rows.into())
             })
         }
     }
 
     /// A sample in progress on the GPU.
-    #[wasm_bindgen]
+    #[cfg_attr(target_family = "wasm", wasm_bindgen)]
     pub struct GpuSampling {
         // Taken out while a chunk is on the GPU, so a second `next` before the first resolves
         // is an error rather than a double borrow.
@@ -303,18 +332,18 @@ mod gpu {
 
     /// Takes the sampling out of its cell for a chunk on the GPU (put it back after).
     fn take_idle(cell: &RefCell<Option<Inner>>) -> Result<Inner, JsValue> {
-        cell.borrow_mut().take().ok_or_else(|| JsError::new(BUSY).into())
+        cell.borrow_mut().take().ok_or_else(|| rejection(BUSY))
     }
 
     impl GpuSampling {
-        fn with<T>(&self, f: impl FnOnce(&Inner) -> T) -> Result<T, JsError> {
-            self.inner.borrow().as_ref().map(f).ok_or_else(|| JsError::new(BUSY))
+        fn with<T>(&self, f: impl FnOnce(&Inner) -> T) -> Result<T, WebError> {
+            self.inner.borrow().as_ref().map(f).ok_or_else(|| WebError(BUSY.into()))
         }
     }
 
-    #[wasm_bindgen]
+    #[cfg_attr(target_family = "wasm", wasm_bindgen)]
     impl GpuSampling {
-        pub fn prime(&self) -> Result<String, JsError> {
+        pub fn prime(&self) -> Result<String, WebError> {
             self.with(|s| s.options().prime.clone())
         }
 
@@ -327,14 +356,14 @@ mod gpu {
                 let mut out = String::new();
                 let result = s.next_chunk(max.max(1), &mut out).await;
                 *cell.borrow_mut() = Some(s);
-                result.map_err(|e| JsValue::from(js_err(e)))?;
+                result.map_err(rejection)?;
                 Ok(JsValue::from(out))
             })
         }
 
         /// Resolves to an Array of the text each sample of a batch drew in one dispatch (at
         /// most `max` characters each).
-        #[wasm_bindgen(js_name = nextBatch)]
+        #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = nextBatch))]
         pub fn next_batch(&self, max: usize) -> js_sys::Promise {
             let cell = self.inner.clone();
             wasm_bindgen_futures::future_to_promise(async move {
@@ -342,52 +371,113 @@ mod gpu {
                 let mut outs = vec![String::new(); s.len()];
                 let result = s.next_batch(max.max(1), &mut outs).await;
                 *cell.borrow_mut() = Some(s);
-                result.map_err(|e| JsValue::from(js_err(e)))?;
+                result.map_err(rejection)?;
                 Ok(outs.into_iter().map(JsValue::from).collect::<js_sys::Array>().into())
             })
         }
 
         /// Characters drawn so far by the first sample (not counting the prime).
-        pub fn produced(&self) -> Result<usize, JsError> {
+        pub fn produced(&self) -> Result<usize, WebError> {
             self.with(|s| s.produced())
         }
 
         /// Characters drawn so far by each sample of a batch.
-        #[wasm_bindgen(js_name = producedEach)]
-        pub fn produced_each(&self) -> Result<Vec<usize>, JsError> {
+        #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = producedEach))]
+        pub fn produced_each(&self) -> Result<Vec<usize>, WebError> {
             self.with(|s| s.produced_each())
         }
 
-        pub fn total(&self) -> Result<usize, JsError> {
+        pub fn total(&self) -> Result<usize, WebError> {
             self.with(|s| s.options().length)
         }
 
-        pub fn done(&self) -> Result<bool, JsError> {
+        pub fn done(&self) -> Result<bool, WebError> {
             self.with(|s| s.is_done())
         }
 
         /// Runs every dispatch for `steps` characters (8, 16, 32 or 64) instead of adapting
         /// to the grammar (benchmarks).
-        #[wasm_bindgen(js_name = fixSteps)]
-        pub fn fix_steps(&self, steps: usize) -> Result<(), JsError> {
+        #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = fixSteps))]
+        pub fn fix_steps(&self, steps: usize) -> Result<(), WebError> {
             let mut cell = self.inner.borrow_mut();
-            let s = cell.as_mut().ok_or_else(|| JsError::new(BUSY))?;
+            let s = cell.as_mut().ok_or_else(|| WebError(BUSY.into()))?;
             s.fix_steps(steps);
             Ok(())
         }
 
         /// Kernel launches so far (one per chunk).
-        pub fn dispatches(&self) -> Result<usize, JsError> {
+        pub fn dispatches(&self) -> Result<usize, WebError> {
             self.with(|s| s.dispatches())
         }
 
-        #[wasm_bindgen(js_name = rhythmRelaxed)]
-        pub fn rhythm_relaxed(&self) -> Result<usize, JsError> {
+        #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = rhythmRelaxed))]
+        pub fn rhythm_relaxed(&self) -> Result<usize, WebError> {
             self.with(|s| s.rhythm_relaxed())
         }
 
         pub fn backend(&self) -> String {
             "webgpu".into()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::composer::tests::composer;
+    use crate::composer::{JsNumber, JsSampleOptions, JsScoreOptions};
+
+    fn web_composer() -> Composer {
+        Composer::new(&composer().1).unwrap()
+    }
+
+    #[test]
+    fn a_sampling_started_through_the_api_is_the_library_sample() {
+        let c = web_composer();
+        let opts = JsSampleOptions {
+            seed: Some(JsNumber::Number(4.0)),
+            length: Some(JsNumber::Text("300".into())),
+            ..Default::default()
+        };
+        let mut s = c.start_with(opts.clone()).unwrap();
+        let mut text = s.prime();
+        while !s.done() {
+            text += &s.next(64);
+        }
+        let lib =
+            crate::sampler::sample(c.inner.model().clone(), &opts.resolve().unwrap()).unwrap();
+        assert_eq!(text, lib);
+        assert_eq!(s.backend(), "cpu");
+    }
+
+    #[test]
+    fn a_truncated_weights_file_is_an_error_message_not_a_panic() {
+        let bytes = composer().1;
+        let e = Composer::new(&bytes[..bytes.len() / 2]).err().unwrap();
+        assert!(e.0.contains("not a kernrnn weights file"), "{e:?}");
+    }
+
+    #[test]
+    fn bad_options_are_one_error_message_through_the_api() {
+        let c = web_composer();
+        let opts = JsSampleOptions {
+            temperature: Some(JsNumber::Text("hot".into())),
+            ..Default::default()
+        };
+        let e = c.start_with(opts).err().unwrap();
+        assert_eq!(e.0, "temperature must be a number above 0 and at most 10, got \"hot\"");
+    }
+
+    #[test]
+    fn the_page_score_is_the_command_line_score_cut_to_the_measure_limit() {
+        let c = web_composer();
+        let opts = JsSampleOptions { length: Some(JsNumber::Number(600.0)), ..Default::default() };
+        let resolved = opts.resolve().unwrap();
+        let raw = crate::sampler::sample(c.inner.model().clone(), &resolved).unwrap();
+        let whole = c.score_with(&raw, opts.clone(), JsScoreOptions::default()).unwrap();
+        assert_eq!(whole.kern, c.inner.score(&raw, &resolved, None).kern);
+        let cut = JsScoreOptions { max_measures: Some(1.0), ..Default::default() };
+        let first = c.score_with(&raw, opts, cut).unwrap();
+        assert!(first.measures <= 1, "{}", first.kern);
     }
 }

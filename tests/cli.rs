@@ -72,8 +72,11 @@ fn unknown_prime_characters_are_named() {
 
 #[test]
 fn absurd_lengths_and_temperatures_are_refused() {
-    fails_with(sample(&["--length", "0"]), "length must be between 1 and 10000000");
-    fails_with(sample(&["--length", "10000001"]), "length must be between 1 and 10000000");
+    fails_with(sample(&["--length", "0"]), "length must be a whole number from 1 to 10000000");
+    fails_with(
+        sample(&["--length", "10000001"]),
+        "length must be a whole number from 1 to 10000000",
+    );
     for t in ["0", "-1", "NaN", "inf", "1000"] {
         fails_with(sample(&["--temperature", t]), "temperature must be a number above 0");
     }
@@ -196,7 +199,9 @@ fn kern_output_is_a_complete_score_that_the_checker_accepts() {
 
 #[test]
 fn check_diagnoses_the_published_raw_sample_with_line_numbers() {
-    let Some(corpus) = common::shared_corpus() else { return };
+    let Some(corpus) = common::shared("corpus", "check_diagnoses_the_published_raw_sample") else {
+        return;
+    };
     let file = corpus.join("published-sample.txt");
     let out = kernrnn(&["check", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
@@ -214,8 +219,18 @@ fn check_accepts_a_real_score_and_refuses_bad_arguments() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("valid (score)"));
     fails_with(kernrnn(&["check", "/no/such.krn"]), "cannot read /no/such.krn");
-    fails_with(kernrnn(&["sample", "--meter", "3-4"]), "expected N/D");
-    fails_with(sample(&["--meter", "5/3"]), "meter must be N/D");
+}
+
+#[test]
+fn sample_and_check_refuse_the_same_meters_with_the_same_message() {
+    let file = common::fixture_corpus().join("a-scales.krn");
+    for bad in ["0/4", "100/4", "3-4", "5/3"] {
+        let rule = format!(
+            "meter must be N/D with N a whole number from 1 to 99 and D one of 1, 2, 4, 8, 16, 32, 64, got {bad:?}"
+        );
+        fails_with(sample(&["--meter", bad]), &rule);
+        fails_with(kernrnn(&["check", "--meter", bad, file.to_str().unwrap()]), &rule);
+    }
 }
 
 /// Ctrl-C stops training with a checkpoint that `--resume` continues. Signals that arrive

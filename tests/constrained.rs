@@ -41,7 +41,7 @@ fn constrained_samples_always_pass_the_checker() {
             );
 
             let raw = kernrnn::sample(model.clone(), &SampleOptions { raw: true, ..opts }).unwrap();
-            raw_invalid += !check_prepared(&raw, (4, 4)).is_valid() as usize;
+            raw_invalid += !check_prepared(&raw, kernrnn::kern::Meter::COMMON).is_valid() as usize;
             runs += 1;
         }
     }

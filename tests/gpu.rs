@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use kernrnn::infer::gpu::{GpuDevice, GpuModel, GpuSampling, CHUNK};
+use kernrnn::infer::gpu::{GpuDevice, GpuModel, CHUNK};
 use kernrnn::kern::{check_kern, check_prepared, reconstruct, ScoreOptions};
+use kernrnn::sampler::gpu::GpuSampling;
 use kernrnn::{CpuModel, SampleOptions, Weights};
 
 fn shipped(name: &str) -> Arc<CpuModel> {

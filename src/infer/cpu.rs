@@ -25,12 +25,6 @@ pub struct LstmState {
 }
 
 impl LstmState {
-    /// The last layer's hidden state.
-    pub fn top_hidden(&self) -> &[f32] {
-        let h = self.gates.len() / 4;
-        &self.h[self.h.len() - h..]
-    }
-
     /// Hidden and cell state, each `layers * hidden` values, layer by layer.
     pub fn h_and_c(&self) -> (&[f32], &[f32]) {
         (&self.h, &self.c)

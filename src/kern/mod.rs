@@ -1,13 +1,33 @@
 //! Humdrum **kern text: preparing a corpus for training, the grammar that keeps samples valid,
 //! the checker, and turning samples back into scores.
+//!
+//! The module is built in layers, as humlib is, each reading only those below it:
+//!
+//! | layer | module | what it knows |
+//! |---|---|---|
+//! | 1 | `duration`, [`meter`] | ticks, note values, which spans durations can fill; meters |
+//! | 2 | `lex` | one field of a line: **kern, **dynam and interpretation tokens |
+//! | 3 | `spine` | spine kinds, the layouts a piece starts with, `*^`/`*v` reshaping |
+//! | 4 | `measure` | where spines are in the measure, barline rules, counts, caps |
+//! | 5 | [`grammar`] | prepared text, one character at a time |
+//!
+//! Beside the grammar: the checker ([`check`], with its recovery), reconstruction of a score
+//! from a sample ([`reconstruct`]) and corpus preparation ([`prep`], which reads only lines).
+//! Every limit the layers put on text is in `limits`, with its reason.
 
 pub mod check;
+pub(crate) mod duration;
 pub mod grammar;
+pub(crate) mod lex;
+pub(crate) mod limits;
+pub(crate) mod measure;
+pub mod meter;
 pub mod prep;
 pub mod reconstruct;
-mod token;
+pub(crate) mod spine;
 
 pub use check::{check_kern, check_prepared, CheckReport, Diagnostic, DiagnosticKind};
 pub use grammar::{Grammar, GrammarError, GrammarOptions};
+pub use meter::{Meter, MeterError};
 pub use prep::{prepare_dir, prepare_text, Corpus, CorpusError};
 pub use reconstruct::{reconstruct, reconstruct_with_report, ReconstructReport, ScoreOptions};

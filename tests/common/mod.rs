@@ -16,10 +16,35 @@ pub fn fixture_corpus() -> PathBuf {
     fixtures().join("corpus")
 }
 
-/// The real corpus beside the checkout, when present.
-pub fn shared_corpus() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    p.join("mozart").is_dir().then_some(p)
+/// A folder of `../shared` beside the checkout (`corpus`, `corpus-extra`), when present. When it
+/// is absent, says so on the terminal (not through the test harness, which would hide it) and
+/// names the test that cannot run: corpus tests are skipped visibly, never passed silently.
+pub fn shared(folder: &str, test: &str) -> Option<PathBuf> {
+    use std::io::Write;
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared").join(folder);
+    if p.is_dir() {
+        return Some(p);
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: {} not found (the shared corpora sit beside the checkout)",
+        p.display()
+    );
+    None
+}
+
+/// The `.krn` files of a folder, sorted.
+pub fn krn_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "krn"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
 }
 
 /// A fresh empty folder under the system temp folder.

@@ -1,16 +1,19 @@
 //! The sampling loop, shared by the command line and the browser: prime the LSTM with a text,
 //! then draw one character at a time from the softmax of its logits at a temperature.
 
+#[cfg(feature = "webgpu")]
+pub mod gpu;
+
 use std::sync::Arc;
 
 use crate::infer::{math, CpuModel, LstmState};
-use crate::kern::{Grammar, GrammarOptions};
+use crate::kern::{Grammar, GrammarOptions, Meter};
 use crate::rng::Rng;
 use crate::vocab::UnknownChars;
 
-/// The longest sample we agree to produce.
+/// The longest sample we agree to produce: about 80,000 measures, ten minutes in a browser.
 pub const MAX_LENGTH: usize = 10_000_000;
-/// The longest prime text.
+/// The longest prime text (a whole movement is about 20,000 characters).
 pub const MAX_PRIME: usize = 1_000_000;
 /// Temperatures above this give noise whatever the model; refusing them catches typos (80 for 0.8).
 pub const MAX_TEMPERATURE: f32 = 10.0;
@@ -34,7 +37,7 @@ pub struct SampleOptions {
     /// wrong number of fields and measures need not add up.
     pub raw: bool,
     /// The meter the grammar fills measures with until the text sets one (`*M3/4`).
-    pub meter: (u32, u32),
+    pub meter: Meter,
 }
 
 impl Default for SampleOptions {
@@ -46,14 +49,14 @@ impl Default for SampleOptions {
             length: 2000,
             argmax: false,
             raw: false,
-            meter: (4, 4),
+            meter: Meter::COMMON,
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SampleError {
-    #[error("length must be between 1 and {MAX_LENGTH} characters, got {0}")]
+    #[error("length must be a whole number from 1 to {MAX_LENGTH}, got {0}")]
     Length(usize),
     #[error("temperature must be a number above 0 and at most {MAX_TEMPERATURE}, got {0}")]
     Temperature(f32),
@@ -67,8 +70,12 @@ pub enum SampleError {
     PrimeGrammar(String),
     #[error("this model cannot write a checked score ({0}); sample with --raw (on the page: untick \"Keep to the **kern grammar\")")]
     Unsupported(String),
-    #[error("meter must be N/D with N from 1 to 64 and D one of 1, 2, 4, 8, 16, 32, got {0}/{1}")]
-    Meter(u32, u32),
+    /// Samples that cannot run together on the GPU.
+    #[error("{0}")]
+    Batch(String),
+    #[cfg(feature = "webgpu")]
+    #[error(transparent)]
+    Gpu(#[from] crate::infer::gpu::GpuError),
 }
 
 impl SampleOptions {
@@ -87,10 +94,6 @@ impl SampleOptions {
         let n = self.prime.chars().count();
         if n > MAX_PRIME {
             return Err(SampleError::LongPrime(n));
-        }
-        let (num, den) = self.meter;
-        if !(1..=64).contains(&num) || ![1, 2, 4, 8, 16, 32].contains(&den) {
-            return Err(SampleError::Meter(num, den));
         }
         Ok(())
     }

@@ -1,0 +1,424 @@
+//! An incremental grammar of prepared **kern text, for constrained sampling.
+//!
+//! The model writes prepared text one character at a time (see [`super::prep`]): lines
+//! separated by `\n`, fields by TAB, `@` lines for barlines, interpretation lines (`*` in every
+//! field) and data lines, no header and no comments. [`Grammar`] follows that text and says
+//! which characters may come next so that the text can still become a valid score. With rhythm
+//! on (the default) it guarantees, besides the token and spine structure, that every measure of
+//! every **kern spine adds up to the meter, that the lines are consistent time slices and that
+//! no note crosses a barline. From every state it reaches some character is allowed (the
+//! property test walks it at random to check that).
+//!
+//! # What is enforced
+//!
+//! * **Lines.** A line is `@` alone, or all interpretations, or all data. A newline ends a line
+//!   only when every spine has its field; an empty field or line is never allowed.
+//! * **Spines.** The first line of a piece fixes the number of fields (2 to 8). Their kinds
+//!   follow the corpus's layouts (`kern::spine`; its headers are `**kern **kern **dynam` (152 files), `**kern
+//!   **dynam **kern **dynam` (12), `**kern **kern` (1) and `**kern **kern **dynam` split before
+//!   the first barline, seen as 4 fields (6)): 2 fields are kern, kern; 3 are kern, kern, dynam;
+//!   4 are kern, *undecided*, kern, dynam; 5 or more are kern, *undecided*..., dynam. An
+//!   undecided spine becomes **kern with its first note and **dynam with its first dynamic or
+//!   with a `.` on a line that is not a grace-note line. `*^` splits a spine (at most 8 spines),
+//!   `*v` merges a run of two or more adjacent spines of one kind (with rhythm on, kern spines
+//!   must be at the same time); a line with `*^`/`*v` has `*` in every other field and does not
+//!   mix the two. `*-` in every field ends the piece, only at the start of a measure (after a
+//!   barline); the text then goes on with a new piece: a barline, then its first line.
+//! * **Tokens.** See `kern::lex`: notes, rests, chords (space-separated notes with one
+//!   duration), grace notes, `.`; dynamics; clef, key, key signature, meter, tempo, mensuration,
+//!   section label interpretations.
+//! * **Rhythm** (when [`GrammarOptions::rhythm`] is on). Each kern spine keeps the time its
+//!   current note ends, exactly (ticks, `TPW` to a whole note). A data line
+//!   starts at the earliest end over the kern spines: the spines whose note ends there carry a
+//!   new note, rest or chord, the others `.`. A *grace line* (the corpus writes grace notes on
+//!   lines of their own) has grace notes in some of those spines and `.` everywhere else, and
+//!   takes no time. A note must fit in what is left of the measure and leave a rest that
+//!   accepted durations can fill. `@` is allowed when every kern spine has filled the meter;
+//!   in the first measure of a piece, when all spines agree at any time (a pickup); at other
+//!   times when all agree, only as the last measure: then only interpretation lines and `*-`
+//!   may follow. A measure with no time in it is allowed after interpretation lines, never
+//!   right after a barline. `*M` (meter) only at the start of a measure, and the `*M` of one
+//!   line agree; the meter holds for all spines until the next `*M` or the end of the piece
+//!   (then [`GrammarOptions::meter`] again).
+//!
+//! * **Time moves on** (grammars made with rhythm on). Grace notes take no time and a measure
+//!   may hold only interpretation lines, so a sample could go on forever without filling a
+//!   measure: at most `MAX_GRACE_LINES` (120) grace-note lines and `MAX_INTERP_LINES` (8)
+//!   interpretation lines may come since the last line with a timed note or rest (barlines
+//!   and `*-` do not reset the counts; a `*-` line stays allowed where it may come), and at
+//!   most `MAX_GRACE_LINES_PER_MEASURE` (60) and `MAX_INTERP_LINES_PER_MEASURE` (10) in a
+//!   measure. Then the only way on is a line of timed notes, or a barline when the measure is
+//!   full. Each note has at most 6 beam signs, never `L` with `J` nor `K` with `k`, and at
+//!   most 8 signs after its pitch (see `kern::lex`). The caps are the corpus's maxima or a
+//!   little above (`kern::limits`).
+//! * **Vocabulary** ([`GrammarOptions::vocab`]). The grammar only relies on characters the
+//!   sampler can draw: durations whose digits (and dots) the vocabulary has, and the time they
+//!   can fill; grace lines only with `q`; meters `*M` only with digits and `/` it has; clefs,
+//!   keys, key signatures and mensurations only where it has what ends them. For a vocabulary
+//!   and meter that [`Grammar::supports`], every state leaves some character of the vocabulary
+//!   allowed.
+//!
+//! With rhythm off the same bookkeeping runs without constraining anything: the grammar then
+//! accepts any structurally valid text and records each rhythm problem instead (what the
+//! checker reports). [`Grammar::set_rhythm`] switches at a barline, which lets a test count the
+//! measures of a real score that the rhythm rules accept.
+
+mod barline;
+mod data_line;
+mod interp_line;
+mod state;
+
+use std::fmt;
+
+use super::duration::DurSet;
+use super::measure::{Spine, Stats};
+use super::meter::Meter;
+use super::spine::Kind;
+use state::{Pos, Prev, State};
+
+/// Options of a [`Grammar`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrammarOptions {
+    /// The meter in force until the text sets one with `*M`. It comes back after each `*-`.
+    pub meter: Meter,
+    /// Enforce the rhythm rules. Off, only tokens and structure are enforced, and rhythm
+    /// problems are recorded rather than refused (this is how the checker reads a text).
+    pub rhythm: bool,
+    /// The characters the sampler draws from (the model's vocabulary), `None` for all. With
+    /// rhythm on, the grammar then never relies on a character outside it: the durations are
+    /// those whose digits the vocabulary has (a vocabulary without `0` or `7`, like the Mozart
+    /// half of the corpus, cannot write 10 20 40 80 or 7 176; one with only `4` and `8` has
+    /// 4 8 44 48 88), dotted only with `.`, and the measure-filling lookahead does with them
+    /// alone; grace notes need `q`, meters `/` and their digits. Give it when sampling, or a
+    /// model lacking some digits may meet a state where only they would do; check it first
+    /// with [`Grammar::supports`].
+    pub vocab: Option<Vec<char>>,
+}
+
+impl Default for GrammarOptions {
+    fn default() -> Self {
+        GrammarOptions { meter: Meter::COMMON, rhythm: true, vocab: None }
+    }
+}
+
+/// A character the grammar refused, with where it came (1-based line and column of the text
+/// fed to this grammar).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GrammarError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for GrammarError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for GrammarError {}
+
+/// What kind of rule a refused character broke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FailKind {
+    Structure,
+    Token,
+    Rhythm,
+}
+
+/// A refused character: the kind of rule it broke and the rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Fail {
+    pub kind: FailKind,
+    pub msg: &'static str,
+}
+
+const fn structure(msg: &'static str) -> Fail {
+    Fail { kind: FailKind::Structure, msg }
+}
+const fn token(msg: &'static str) -> Fail {
+    Fail { kind: FailKind::Token, msg }
+}
+const fn rhythm(msg: &'static str) -> Fail {
+    Fail { kind: FailKind::Rhythm, msg }
+}
+
+/// A rhythm problem recorded with rhythm off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RhythmIssue {
+    /// Line of the text fed to the grammar (1-based).
+    pub line: usize,
+    pub message: String,
+}
+
+/// Where rhythm problems go (nowhere while [`Grammar::allows`] tries a character).
+type Sink<'a> = Option<&'a mut Vec<RhythmIssue>>;
+
+fn note(sink: &mut Sink, line: usize, msg: impl FnOnce() -> String) {
+    if let Some(v) = sink.as_mut() {
+        v.push(RhythmIssue { line, message: msg() });
+    }
+}
+
+/// The incremental grammar (see the module documentation).
+#[derive(Clone, Debug)]
+pub struct Grammar {
+    state: State,
+    issues: Vec<RhythmIssue>,
+}
+
+impl Grammar {
+    /// State at the start of a sample: at the start of a line and of a measure, spine count not
+    /// yet known (the first line fixes it, within 2..=8 fields).
+    pub fn new(opts: GrammarOptions) -> Self {
+        Grammar { state: State::new(&opts), issues: Vec::new() }
+    }
+
+    /// Whether a grammar with rhythm on can constrain sampling from `vocab` (a model's
+    /// characters) with `meter` as its meter (see [`GrammarOptions::meter`]): then from every
+    /// state it reaches, some character of `vocab` is allowed. The minimum is
+    ///
+    /// * TAB, newline, `@`, `.` (null tokens) and `*` and `-` (`*-` ends a piece after a short
+    ///   last measure);
+    /// * a pitch letter (`a`-`g` or `A`-`G`);
+    /// * digits whose durations fill a measure of the meter: for 4/4 any one of `1`-`9` does
+    ///   (`1` 1, `3` 3 triplet halves...), for 3/4 e.g. `4`, or `2` with `.`, for 6/8 `8`, or `4`
+    ///   with `.`. A vocabulary with `1`, `2`, `4` and `8` fills every meter of up to 8ths.
+    ///
+    /// Everything else is optional: rests (`r`), grace notes (`q`), chords (space), dots in
+    /// durations, `/` (meters), the letters of clefs, keys, key signatures and mensurations:
+    /// the grammar only uses what the vocabulary has. Otherwise returns why not; a sampler
+    /// should then sample without the grammar (raw) and say so.
+    pub fn supports(vocab: &[char], meter: Meter) -> Result<(), String> {
+        let missing: Vec<char> = "\t\n@.*-".chars().filter(|c| !vocab.contains(c)).collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "the vocabulary lacks {missing:?}, which the **kern grammar needs"
+            ));
+        }
+        if !vocab.iter().any(|c| matches!(c, 'a'..='g' | 'A'..='G')) {
+            return Err("the vocabulary has no pitch letter (a-g, A-G)".into());
+        }
+        if !DurSet::for_vocab(Some(vocab)).fillable(meter.ticks()) {
+            return Err(format!(
+                "the durations the vocabulary's digits can write cannot fill a measure of {meter}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// A grammar for the body of a full **kern file whose header gave the spine kinds
+    /// (`**kern` is [`Kind::Kern`], `**dynam` [`Kind::Dynam`], others [`Kind::Other`]).
+    pub(crate) fn with_spines(opts: GrammarOptions, kinds: &[Kind]) -> Self {
+        let mut g = Grammar::new(opts);
+        let spines = &mut g.state.spines;
+        for (s, &k) in spines.at.iter_mut().zip(kinds) {
+            *s = Spine::new(k);
+        }
+        spines.n = kinds.len().min(spines.at.len());
+        g
+    }
+
+    /// Whether `c` may come next and still lead to a valid score. Does not allocate.
+    #[inline]
+    pub fn allows(&self, c: char) -> bool {
+        let mut k = self.state;
+        k.step(c, &mut None).is_ok()
+    }
+
+    /// For each character of `chars`, whether it may come next (`out` as long as `chars`;
+    /// extra entries of either are ignored).
+    pub fn allowed_mask(&self, chars: &[char], out: &mut [bool]) {
+        for (o, &c) in out.iter_mut().zip(chars) {
+            *o = self.allows(c);
+        }
+    }
+
+    /// Advances by one character; `Err` (and the state unchanged) if it is not allowed.
+    pub fn push(&mut self, c: char) -> Result<(), GrammarError> {
+        self.push_detailed(c).map_err(|(f, line, column)| GrammarError {
+            line,
+            column,
+            message: format!("{c:?} is not allowed here: {}", f.msg),
+        })
+    }
+
+    /// Like [`Grammar::push`], saying which kind of rule a refusal broke.
+    pub(crate) fn push_detailed(&mut self, c: char) -> Result<(), (Fail, usize, usize)> {
+        let mut k = self.state;
+        let before = self.issues.len();
+        match k.step(c, &mut Some(&mut self.issues)) {
+            Ok(()) => {
+                self.state = k;
+                Ok(())
+            }
+            Err(f) => {
+                self.issues.truncate(before);
+                Err((f, self.state.cursor.line, self.state.cursor.column))
+            }
+        }
+    }
+
+    /// Feeds a whole text (e.g. the prime). On the first refused character, returns its error
+    /// (with line and column) and stays just before it.
+    pub fn push_str(&mut self, s: &str) -> Result<(), GrammarError> {
+        for c in s.chars() {
+            self.push(c)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the text so far could end here as a complete score: at the start of a line, at
+    /// a measure boundary (after a barline or `*-`, or before anything was written, with only
+    /// interpretation lines since), and not after a short measure that still needs its `*-`.
+    pub fn at_line_start(&self) -> bool {
+        matches!(self.state.cursor.pos, Pos::LineStart)
+            && self.state.spines.at_measure_start()
+            && !(self.state.rules.rhythm && self.state.measure.must_end)
+    }
+
+    /// Fields per line in force (0 until the first line of a piece fixed it).
+    pub fn spines(&self) -> usize {
+        self.state.spines.n
+    }
+
+    /// The meter in force.
+    pub fn meter(&self) -> Meter {
+        self.state.measure.meter
+    }
+
+    /// Whether the rhythm rules are enforced now.
+    pub fn rhythm(&self) -> bool {
+        self.state.rules.rhythm
+    }
+
+    /// Turns the rhythm rules off (at once) or on: at once at the start of a line at the start
+    /// of a measure, otherwise from the next barline on. With them off the grammar accepts any
+    /// rhythm and keeps counting. A test can thus feed a real score measure by measure with
+    /// rhythm on, and on a refusal go back to the measure's start (a clone), feed that measure
+    /// with rhythm off and turn it on again.
+    pub fn set_rhythm(&mut self, on: bool) {
+        let s = &mut self.state;
+        if !on {
+            s.rules.rhythm = false;
+            s.rules.rhythm_pending = false;
+            s.measure.must_end = false;
+        } else if !s.rules.rhythm {
+            if matches!(s.cursor.pos, Pos::LineStart) && s.spines.at_measure_start() {
+                s.rules.rhythm = true;
+                s.measure.pending_short = None;
+            } else {
+                s.rules.rhythm_pending = true;
+            }
+        }
+    }
+
+    /// After a short measure with rhythm on, only `*-` may end the piece (tests).
+    #[cfg(test)]
+    pub(crate) fn must_end(&self) -> bool {
+        self.state.measure.must_end
+    }
+
+    /// The end of the text: a short measure still waiting for `*-` was not the last of its
+    /// piece after all (rhythm off).
+    pub(crate) fn finish(&mut self) {
+        let mut sink = Some(&mut self.issues);
+        self.state.resolve_short(&mut sink);
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        self.state.measure.stats
+    }
+
+    pub(crate) fn issues(&self) -> &[RhythmIssue] {
+        &self.issues
+    }
+
+    /// The line the next character is on (1-based).
+    pub(crate) fn line_no(&self) -> usize {
+        self.state.cursor.line
+    }
+
+    /// Other caps on grace-note lines and interpretation lines, since the last timed line and
+    /// in a measure (tests).
+    #[cfg(test)]
+    pub(crate) fn set_caps(&mut self, grace: (u32, u32), interp: (u32, u32)) {
+        self.state.runs.caps = super::measure::RunCaps {
+            grace: grace.0,
+            grace_per_measure: grace.1,
+            interp: interp.0,
+            interp_per_measure: interp.1,
+        };
+    }
+
+    /// Accept any `*` token as an interpretation (a full file's header, for the checker).
+    pub(crate) fn set_generic_interp(&mut self, on: bool) {
+        self.state.rules.generic_interp = on;
+    }
+
+    /// The kind of spine `i` in force (tests).
+    #[cfg(test)]
+    pub(crate) fn spine_kind(&self, i: usize) -> Kind {
+        self.state.spine(i).kind
+    }
+
+    // ---- for the checker's recovery (`kern::check`) -------------------------------------------
+
+    /// Feeds one line (without its newline); on a refusal, returns what broke which rule at
+    /// which column and leaves the state as before the line.
+    pub(crate) fn try_line(&mut self, line: &str) -> Result<(), (Fail, usize)> {
+        let saved = self.state;
+        let before = self.issues.len();
+        for c in line.chars().chain(std::iter::once('\n')) {
+            if let Err((f, _, col)) = self.push_detailed(c) {
+                self.state = saved;
+                self.issues.truncate(before);
+                return Err((f, col));
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops what lines fed since `len` recorded (a replacement line's own rhythm problems).
+    pub(crate) fn forget_issues_after(&mut self, len: usize) {
+        self.issues.truncate(len);
+    }
+
+    pub(crate) fn issue_count(&self) -> usize {
+        self.issues.len()
+    }
+
+    /// Goes on to the next line as if this one was not there.
+    pub(crate) fn skip_line(&mut self) {
+        self.state.new_line();
+    }
+
+    /// After `*-` a piece must start with a barline; recovery goes on as if one came.
+    pub(crate) fn assume_barline_after_terminator(&mut self) {
+        if self.state.prev == Prev::Term {
+            self.state.prev = Prev::Barline;
+            self.state.measure.bar_seen = true;
+        }
+    }
+
+    /// Starts a new line with `fields` fields, keeping what is known of the others (recovery
+    /// after a line with another field count): new spines are undecided, at the earliest time
+    /// of the kern spines, and their measure is not counted as good.
+    pub(crate) fn force_spines(&mut self, fields: usize) {
+        let spines = &mut self.state.spines;
+        let fields = fields.min(spines.at.len());
+        if spines.n == 0 || fields == spines.n {
+            return;
+        }
+        let t = spines.kern_ends().min().unwrap_or(0);
+        for i in spines.n..fields {
+            if let Some(s) = spines.at.get_mut(i) {
+                *s = Spine { kind: Kind::Undecided, end: t, ok: false, stalled: false };
+            }
+        }
+        spines.n = fields;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,716 @@
+//! The **kern data-token lexer: an incremental automaton for one field of a **kern spine (a
+//! note, rest or chord), with the rhythm a line asks of it.
+//!
+//! It reads one ASCII byte at a time, says whether it accepts it, and can say at any point
+//! whether the token could end there. It does not allocate, so the grammar can ask about every
+//! vocabulary character at every sampling step.
+
+use crate::kern::duration::{denom_index, is_dec_prefix, DurSet, GRACE_MASK, PREFIX_MASK};
+use crate::kern::limits::{
+    MAX_BEAMS, MAX_CHORD, MAX_INVISIBLE_MARKS, MAX_PARTIAL_BEAMS, MAX_SIGNS, MAX_SLUR_ENDS,
+    MAX_STACCATI,
+};
+
+/// Whether a token may, must or must not be a grace note (`q`/`Q`: no logical duration).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GraceRule {
+    Forbid,
+    Allow,
+    Require,
+}
+
+/// What the rhythm asks of a **kern field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DurRule {
+    /// Ticks left in the measure: a timed note must fit and leave a fillable rest (`None`: any
+    /// duration). A note that does not fit can still be a grace note where grace is allowed.
+    pub fit: Option<u64>,
+    pub grace: GraceRule,
+    /// The notes of a chord after the first must repeat its duration and grace status.
+    pub chord_match: bool,
+    /// Accept the corpus's two irregular grace-note spellings, a leading `.` (`.16gQ`) and a
+    /// duration after the pitch (`b8q/`). Off for sampling.
+    pub quirks: bool,
+    /// The durations allowed.
+    pub set: &'static DurSet,
+}
+
+impl DurRule {
+    /// No rhythm constraint (the checker, or the grammar with rhythm off).
+    pub const FREE: DurRule = DurRule {
+        fit: None,
+        grace: GraceRule::Allow,
+        chord_match: false,
+        quirks: true,
+        set: &DurSet::FULL,
+    };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KPhase {
+    Start,
+    LeadDot,
+    Prefix,
+    Digits,
+    Dots,
+    Pitch,
+    Acc,
+    LateDigits,
+    Post,
+}
+
+/// The signs that may follow a note's pitch (articulations, ornaments, stems, beams, slur and
+/// tie ends, grace marks), by what they are; a note carries each at most [`Sign::most`] times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sign {
+    /// `'`
+    Staccato,
+    /// `` ` ``
+    Staccatissimo,
+    /// `^`
+    Accent,
+    /// `:`
+    Arpeggio,
+    /// `;`
+    Fermata,
+    /// `t T w W S M m O $`: trills, mordents, turns, a generic ornament.
+    Ornament,
+    /// `z`
+    Sforzando,
+    /// `X`: an editorial mark.
+    Editorial,
+    /// `y`: invisible.
+    Invisible,
+    /// `q` (acciaccatura) or `Q` (groupetto): a grace note, with no duration of its own.
+    Grace,
+    /// `/` or `\`
+    Stem,
+    /// `L`
+    BeamStart,
+    /// `J`
+    BeamEnd,
+    /// `K`
+    PartialBeamRight,
+    /// `k`
+    PartialBeamLeft,
+    /// `)`
+    SlurEnd,
+    /// `]` or `_`
+    TieEnd,
+    /// `&`: elision of a slur or phrase.
+    Elision,
+}
+
+/// How many kinds of [`Sign`] there are (the size of a note's per-kind counts).
+const SIGN_KINDS: usize = 18;
+
+impl Sign {
+    #[inline]
+    fn of(c: u8) -> Option<Sign> {
+        Some(match c {
+            b'\'' => Sign::Staccato,
+            b'`' => Sign::Staccatissimo,
+            b'^' => Sign::Accent,
+            b':' => Sign::Arpeggio,
+            b';' => Sign::Fermata,
+            b't' | b'T' | b'w' | b'W' | b'S' | b'M' | b'm' | b'O' | b'$' => Sign::Ornament,
+            b'z' => Sign::Sforzando,
+            b'X' => Sign::Editorial,
+            b'y' => Sign::Invisible,
+            b'q' | b'Q' => Sign::Grace,
+            b'/' | b'\\' => Sign::Stem,
+            b'L' => Sign::BeamStart,
+            b'J' => Sign::BeamEnd,
+            b'K' => Sign::PartialBeamRight,
+            b'k' => Sign::PartialBeamLeft,
+            b')' => Sign::SlurEnd,
+            b']' | b'_' => Sign::TieEnd,
+            b'&' => Sign::Elision,
+            _ => return None,
+        })
+    }
+
+    /// The most of this sign one note carries (see `kern::limits`).
+    fn most(self) -> u8 {
+        match self {
+            Sign::Staccato => MAX_STACCATI,
+            Sign::Invisible => MAX_INVISIBLE_MARKS,
+            Sign::BeamStart | Sign::BeamEnd => MAX_BEAMS,
+            Sign::PartialBeamRight | Sign::PartialBeamLeft => MAX_PARTIAL_BEAMS,
+            Sign::SlurEnd => MAX_SLUR_ENDS,
+            _ => 1,
+        }
+    }
+
+    /// The beam sign a note may not carry with this one: a note either starts beams (`L`) or
+    /// ends them (`J`), and has partial beams one way (`K` or `k`); the corpus never mixes them.
+    fn excludes(self) -> Option<Sign> {
+        match self {
+            Sign::BeamStart => Some(Sign::BeamEnd),
+            Sign::BeamEnd => Some(Sign::BeamStart),
+            Sign::PartialBeamRight => Some(Sign::PartialBeamLeft),
+            Sign::PartialBeamLeft => Some(Sign::PartialBeamRight),
+            _ => None,
+        }
+    }
+}
+
+/// What a complete **kern token amounts to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct KernInfo {
+    /// A grace note (or chord of grace notes): no duration.
+    pub grace: bool,
+    /// Duration in ticks (0 for grace notes).
+    pub ticks: u64,
+    /// The notes of the chord disagree on duration or grace status.
+    pub mixed: bool,
+}
+
+/// Incremental parser of one **kern data field other than the null token `.`: a note, rest or
+/// chord (notes separated by single spaces).
+///
+/// A note is `[.](([&)* [duration[dots]] pitch [accidental] [duration] signs*`, where the pitch
+/// is one letter repeated in one case (`c`, `cc`, `CCC`, up to four) or `r`/`rr` for a rest,
+/// accidentals are `#`, `##`, `-`, `--` or `n`, and the signs are articulations, ornaments,
+/// stems, beams, slur and tie ends, grace marks (see [`Sign`], each with a cap; at most
+/// [`MAX_SIGNS`] in all and [`MAX_BEAMS`] beam signs, never `L` with `J` nor `K` with `k`).
+/// A note without duration, with a leading `.` (`.16gQ`) or with its duration after the pitch
+/// (`b8q`) must be a grace note (the corpus has such tokens).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct KernTok {
+    phase: KPhase,
+    sub: u8,
+    lead_dot: bool,
+    pre_paren: u8,
+    pre_brack: u8,
+    pre_amp: u8,
+    num: u16,
+    ndig: u8,
+    dots: u8,
+    has_dur: bool,
+    pitch: u8,
+    plen: u8,
+    acc: u8,
+    alen: u8,
+    signs_of: [u8; SIGN_KINDS],
+    /// Signs after the pitch so far, and beam signs among them.
+    signs: u8,
+    beams: u8,
+    grace: bool,
+    must_grace: bool,
+    ticks: u64,
+    f_has_dur: bool,
+    f_num: u16,
+    f_dots: u8,
+    f_grace: bool,
+    f_ticks: u64,
+    mixed: bool,
+}
+
+impl Default for KernTok {
+    fn default() -> Self {
+        KernTok::new()
+    }
+}
+
+impl KernTok {
+    pub const fn new() -> Self {
+        KernTok {
+            phase: KPhase::Start,
+            sub: 0,
+            lead_dot: false,
+            pre_paren: 0,
+            pre_brack: 0,
+            pre_amp: 0,
+            num: 0,
+            ndig: 0,
+            dots: 0,
+            has_dur: false,
+            pitch: 0,
+            plen: 0,
+            acc: 0,
+            alen: 0,
+            signs_of: [0; SIGN_KINDS],
+            signs: 0,
+            beams: 0,
+            grace: false,
+            must_grace: false,
+            ticks: 0,
+            f_has_dur: false,
+            f_num: 0,
+            f_dots: 0,
+            f_grace: false,
+            f_ticks: 0,
+            mixed: false,
+        }
+    }
+
+    fn matching(&self, r: &DurRule) -> bool {
+        self.sub > 0 && r.chord_match
+    }
+
+    /// The grace rule for the note being read.
+    fn grace_rule(&self, r: &DurRule) -> GraceRule {
+        if self.sub == 0 {
+            r.grace
+        } else if !r.chord_match {
+            GraceRule::Allow
+        } else if self.f_grace {
+            GraceRule::Require
+        } else {
+            GraceRule::Forbid
+        }
+    }
+
+    fn fit(&self, r: &DurRule) -> Option<u64> {
+        if self.sub == 0 {
+            r.fit
+        } else {
+            None
+        }
+    }
+
+    /// Reads one byte; false (and no change) if it cannot come next.
+    pub fn step(&mut self, c: u8, r: &DurRule) -> bool {
+        let mut n = *self;
+        if n.step_inner(c, r) {
+            *self = n;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn step_inner(&mut self, c: u8, r: &DurRule) -> bool {
+        use KPhase::*;
+        let gr = self.grace_rule(r);
+        match (self.phase, c) {
+            (Start, b'.') if self.sub == 0 && r.quirks && gr != GraceRule::Forbid => {
+                self.lead_dot = true;
+                self.must_grace = true;
+                self.phase = LeadDot;
+                true
+            }
+            (Start | LeadDot | Prefix, b'(' | b'[' | b'&') => {
+                let (cnt, cap) = match c {
+                    b'(' => (&mut self.pre_paren, 2),
+                    b'[' => (&mut self.pre_brack, 1),
+                    _ => (&mut self.pre_amp, 1),
+                };
+                if *cnt >= cap {
+                    return false;
+                }
+                *cnt += 1;
+                self.phase = Prefix;
+                true
+            }
+            (Start | LeadDot | Prefix | Digits, b'0'..=b'9') => self.digit(c - b'0', r, false),
+            (Digits | Dots, b'.') => self.dot(r),
+            (Start | Prefix | Digits | Dots, b'a'..=b'g' | b'A'..=b'G' | b'r') => {
+                self.pitch_start(c, r)
+            }
+            (Pitch, _) if c == self.pitch && self.plen < if c == b'r' { 2 } else { 4 } => {
+                self.plen += 1;
+                true
+            }
+            (Pitch | Acc, b'#' | b'-' | b'n') if self.pitch != b'r' => {
+                let ok =
+                    if self.alen == 0 { true } else { c == self.acc && c != b'n' && self.alen < 2 };
+                if ok {
+                    self.acc = c;
+                    self.alen += 1;
+                    self.phase = Acc;
+                }
+                ok
+            }
+            (Pitch | Acc | LateDigits, b'0'..=b'9')
+                if r.quirks && !self.has_dur && self.pitch != b'r' =>
+            {
+                self.digit(c - b'0', r, true)
+            }
+            (Pitch | Acc | LateDigits | Post, _) => self.post_sign(c, r),
+            _ => false,
+        }
+    }
+
+    fn digit(&mut self, d: u8, r: &DurRule, late: bool) -> bool {
+        if self.ndig == 0 && d == 0 {
+            return false;
+        }
+        let new = self.num as u32 * 10 + d as u32;
+        let Some(&mask) = PREFIX_MASK.get(new as usize) else { return false };
+        let mask = mask & r.set.mask();
+        if mask == 0 {
+            return false;
+        }
+        if late {
+            // only grace notes write their (visual) duration after the pitch
+            if self.grace_rule(r) == GraceRule::Forbid {
+                return false;
+            }
+        } else if self.matching(r) {
+            if !self.f_has_dur || !is_dec_prefix(new, self.f_num as u32) {
+                return false;
+            }
+        } else if !self.completion_ok(mask, 0, r) {
+            return false;
+        }
+        self.num = new as u16;
+        self.ndig += 1;
+        self.phase = if late { KPhase::LateDigits } else { KPhase::Digits };
+        true
+    }
+
+    /// Whether some duration in `mask` with at least `min_dots` dots can end the number being
+    /// read: a timed note that fits, or a grace note where one may come.
+    fn completion_ok(&self, mask: u32, min_dots: u8, r: &DurRule) -> bool {
+        let gr = self.grace_rule(r);
+        let timed = match self.fit(r) {
+            _ if gr == GraceRule::Require => false,
+            Some(rem) => r.set.any_fit(mask, min_dots, rem),
+            None => r.set.any_valid(mask, min_dots),
+        };
+        let grace = gr != GraceRule::Forbid
+            && if r.quirks {
+                r.set.any_valid(mask, min_dots)
+            } else {
+                min_dots == 0 && mask & r.set.mask() & GRACE_MASK != 0
+            };
+        timed || grace
+    }
+
+    fn dot(&mut self, r: &DurRule) -> bool {
+        let Some(i) = denom_index(self.num) else { return false };
+        let k = self.dots + 1;
+        if k > 2 {
+            return false;
+        }
+        let mask = 1u32 << i;
+        if self.matching(r) {
+            if k > self.f_dots || self.num != self.f_num {
+                return false;
+            }
+        } else if !self.completion_ok(mask, k, r) {
+            return false;
+        }
+        self.dots = k;
+        self.phase = KPhase::Dots;
+        true
+    }
+
+    fn pitch_start(&mut self, c: u8, r: &DurRule) -> bool {
+        let rest = c == b'r';
+        let gr = self.grace_rule(r);
+        if rest && (self.sub > 0 || self.lead_dot || gr == GraceRule::Require) {
+            return false;
+        }
+        let mut must_grace = self.must_grace;
+        let mut ticks = 0;
+        if self.ndig > 0 {
+            let Some(v) = r.set.ticks(self.num, self.dots) else { return false };
+            if self.matching(r) && (self.num != self.f_num || self.dots != self.f_dots) {
+                return false;
+            }
+            if let Some(rem) = self.fit(r) {
+                if !r.set.fits(rem, v) {
+                    must_grace = true;
+                }
+            }
+            if (must_grace || gr == GraceRule::Require)
+                && !r.quirks
+                && (GRACE_MASK & (1 << denom_index(self.num).unwrap_or(0)) == 0 || self.dots > 0)
+            {
+                // a grace note's written duration is short and plain
+                return false;
+            }
+            ticks = v;
+        } else {
+            if rest || (self.matching(r) && self.f_has_dur) {
+                return false;
+            }
+            must_grace = true;
+        }
+        if must_grace && (rest || gr == GraceRule::Forbid) {
+            return false;
+        }
+        self.has_dur = self.ndig > 0;
+        self.ticks = ticks;
+        self.must_grace = must_grace;
+        self.pitch = c;
+        self.plen = 1;
+        self.phase = KPhase::Pitch;
+        true
+    }
+
+    fn post_sign(&mut self, c: u8, r: &DurRule) -> bool {
+        if self.phase == KPhase::LateDigits && r.set.ticks(self.num, 0).is_none() {
+            return false;
+        }
+        let Some(sign) = Sign::of(c) else { return false };
+        if sign == Sign::Grace {
+            if self.pitch == b'r' || self.grace_rule(r) == GraceRule::Forbid {
+                return false;
+            }
+            let short = !self.has_dur
+                || (self.dots == 0
+                    && denom_index(self.num).is_some_and(|i| GRACE_MASK & (1 << i) != 0));
+            if !r.quirks && !short {
+                return false;
+            }
+        }
+        // a note that must still become a grace note keeps a place for its `q`
+        let need_q = sign != Sign::Grace
+            && !self.grace
+            && (self.must_grace || self.grace_rule(r) == GraceRule::Require);
+        // When sampling, its `q` comes right after the pitch: otherwise a note the line forces
+        // to be a grace note (a `.` elsewhere made it a grace line) drifts through every sign
+        // the model finds less unlikely than `q` (`8dd\)])yyLQ`), ending invisible.
+        if need_q && !r.quirks {
+            return false;
+        }
+        if self.signs + need_q as u8 >= MAX_SIGNS {
+            return false;
+        }
+        let beam = sign.excludes();
+        if let Some(other) = beam {
+            if self.beams >= MAX_BEAMS || self.signs_of[other as usize] > 0 {
+                return false;
+            }
+        }
+        let count = &mut self.signs_of[sign as usize];
+        if *count >= sign.most() {
+            return false;
+        }
+        *count += 1;
+        self.signs += 1;
+        if beam.is_some() {
+            self.beams += 1;
+        }
+        if sign == Sign::Grace {
+            self.grace = true;
+        }
+        self.phase = KPhase::Post;
+        true
+    }
+
+    /// Whether the note being read is complete.
+    fn note_complete(&self, r: &DurRule) -> bool {
+        let shape = match self.phase {
+            KPhase::Pitch | KPhase::Acc | KPhase::Post => true,
+            KPhase::LateDigits => r.set.ticks(self.num, 0).is_some(),
+            _ => false,
+        };
+        shape
+            && (!self.must_grace || self.grace)
+            && (self.grace_rule(r) != GraceRule::Require || self.grace)
+    }
+
+    /// Whether the token could end here (before a TAB or a newline).
+    pub fn can_end(&self, r: &DurRule) -> bool {
+        self.note_complete(r)
+    }
+
+    /// Whether a space (another note of the chord) may come next.
+    pub fn can_space(&self, r: &DurRule) -> bool {
+        self.note_complete(r) && self.pitch != b'r' && self.sub + 1 < MAX_CHORD
+    }
+
+    /// Reads a space: starts the next note of the chord.
+    pub fn space(&mut self, r: &DurRule) -> bool {
+        if !self.can_space(r) {
+            return false;
+        }
+        self.close_note();
+        let keep = *self;
+        *self = KernTok::new();
+        self.sub = keep.sub + 1;
+        self.f_has_dur = keep.f_has_dur;
+        self.f_num = keep.f_num;
+        self.f_dots = keep.f_dots;
+        self.f_grace = keep.f_grace;
+        self.f_ticks = keep.f_ticks;
+        self.mixed = keep.mixed;
+        true
+    }
+
+    /// Records the note just read as the chord's first, or compares it with the first.
+    fn close_note(&mut self) {
+        let grace = self.grace;
+        let ticks = if grace { 0 } else { self.ticks };
+        if self.sub == 0 {
+            self.f_has_dur = self.has_dur;
+            self.f_num = self.num;
+            self.f_dots = self.dots;
+            self.f_grace = grace;
+            self.f_ticks = ticks;
+        } else if grace != self.f_grace || ticks != self.f_ticks {
+            self.mixed = true;
+        }
+    }
+
+    /// The complete token (call when [`KernTok::can_end`]).
+    pub fn info(&self) -> KernInfo {
+        let mut t = *self;
+        t.close_note();
+        KernInfo { grace: t.f_grace, ticks: t.f_ticks, mixed: t.mixed }
+    }
+}
+
+/// Reads `s` as one whole **kern field (a note, rest or chord; not `.`) under rule `r`.
+pub(crate) fn read_kern_field(s: &str, r: &DurRule) -> Option<KernInfo> {
+    let mut t = KernTok::new();
+    let read =
+        !s.is_empty() && s.bytes().all(|b| if b == b' ' { t.space(r) } else { t.step(b, r) });
+    (read && t.can_end(r)).then(|| t.info())
+}
+
+/// Whether `s` is a whole **kern field the grammar accepts, rhythm aside: a note, rest or chord
+/// (not `.`). Reconstruction keeps exactly the tokens the grammar (and so the checker) accepts.
+pub(crate) fn kern_field_ok(s: &str) -> bool {
+    read_kern_field(s, &DurRule::FREE).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kern::duration::TPW;
+
+    fn free(s: &str) -> Option<KernInfo> {
+        read_kern_field(s, &DurRule::FREE)
+    }
+
+    /// What a sampling grammar asks of a field with `left` ticks left in the measure.
+    fn sampling(left: u64, grace: GraceRule) -> DurRule {
+        DurRule { fit: Some(left), grace, chord_match: true, quirks: false, set: &DurSet::FULL }
+    }
+
+    #[test]
+    fn notes_rests_and_chords_of_the_corpus_are_tokens() {
+        for ok in [
+            "4cc#/",
+            "8.GG#\\L",
+            "(16dd\\LL",
+            "4e/ 4g/ 4cc/",
+            "8r",
+            "&(4A/&)",
+            "4..c",
+            "20.g/",
+            "176ddd-\\",
+            "1DD_",
+            "4ryy",
+            "4.rr",
+            "8cccc\\J",
+            "16e-\\LK]",
+            "(8.bbnt\\L",
+            "4G##^\\",
+            "2d-zy/",
+            "4r;",
+            "&(16A\\JJ&))",
+        ] {
+            assert!(free(ok).is_some(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn grace_notes_have_no_duration_of_their_own() {
+        for ok in ["16ccq", "ccq/", "32ddQ/JJJ", ".16gQ/LL", "b8q/", ".(32ddQ/LLL"] {
+            let info = free(ok).unwrap_or_else(|| panic!("{ok}"));
+            assert!(info.grace && info.ticks == 0, "{ok}");
+        }
+    }
+
+    #[test]
+    fn a_token_needs_a_pitch_or_rest_and_one_case_per_pitch() {
+        for bad in ["", "4", "4x", "4cd", "4cC", "4ccccc", "r", "c", "b8/", "4.rrr"] {
+            assert!(free(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn accidentals_are_one_or_two_of_one_kind() {
+        assert!(free("4c##").is_some() && free("4cn").is_some());
+        assert!(free("4c###").is_none() && free("4c#-").is_none());
+    }
+
+    #[test]
+    fn a_chord_is_notes_separated_by_single_spaces_without_rests() {
+        for bad in ["4r 4c", "4c 4r", "4c  4e", "4c "] {
+            assert!(free(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_chord_holds_at_most_six_notes() {
+        assert!(free("4c 4e 4g 4b 4d 4f").is_some());
+        assert!(free("4c 4e 4g 4b 4d 4f 4a").is_none());
+    }
+
+    #[test]
+    fn breves_unknown_values_and_three_dots_are_not_durations() {
+        for bad in ["0c", "13c", "128.c", "4c...", ".4c"] {
+            assert!(free(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_note_carries_at_most_six_beam_signs_never_l_with_j_nor_k_with_k() {
+        assert!(free("(128AQ\\LLLLLL").is_some() && free("128e-/JJJJJ").is_some());
+        assert!(free("32A-\\LKK").is_some() && free("16cJJkk").is_some());
+        for bad in ["128bLJJLLLLLJJJJq", "16cLJ", "16cJL", "16cLLLLLLL", "16cKk", "16cLLLLLKK"] {
+            assert!(free(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_note_carries_each_sign_at_most_as_often_as_the_corpus_and_eight_in_all() {
+        assert!(free("4c''`^:;tz").is_some());
+        assert!(free("4e^^").is_none());
+        assert!(free("4c''`^:;tzX").is_none());
+    }
+
+    #[test]
+    fn a_chord_whose_notes_differ_in_duration_is_read_but_marked_mixed() {
+        let i = free("4c 8e").unwrap();
+        assert!(i.mixed);
+        assert_eq!(i.ticks, TPW / 4);
+    }
+
+    #[test]
+    fn a_timed_note_must_fit_what_is_left_of_the_measure() {
+        let quarter_left = sampling(TPW / 4, GraceRule::Forbid);
+        for ok in ["4c", "8.c", "4c 4e", "12c"] {
+            assert!(read_kern_field(ok, &quarter_left).is_some(), "{ok}");
+        }
+        for bad in ["2c", "4.c", "4c 8e", "4cq"] {
+            assert!(read_kern_field(bad, &quarter_left).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_digit_that_cannot_lead_to_a_fitting_note_is_refused_at_once() {
+        // a 128th left: 2, 20, 22, 24 and 28 are all too long, 128 fits
+        let little_left = sampling(TPW / 128, GraceRule::Forbid);
+        assert!(!KernTok::new().step(b'2', &little_left));
+        assert!(KernTok::new().step(b'1', &little_left));
+    }
+
+    #[test]
+    fn a_note_too_long_for_the_measure_may_still_be_a_short_undotted_grace_note() {
+        let sixteenth_left = sampling(TPW / 16, GraceRule::Allow);
+        assert!(read_kern_field("8c", &sixteenth_left).is_none(), "too long and not grace");
+        assert!(read_kern_field("8cq", &sixteenth_left).is_some_and(|i| i.grace));
+        assert!(read_kern_field("16cq", &sixteenth_left).is_some_and(|i| i.grace));
+        assert!(read_kern_field("16c", &sixteenth_left).is_some_and(|i| !i.grace));
+        assert!(read_kern_field("4cq", &sixteenth_left).is_none(), "written 8 or shorter");
+        assert!(read_kern_field("16.cq", &sixteenth_left).is_none(), "undotted");
+    }
+
+    #[test]
+    fn on_a_grace_line_every_note_of_a_chord_is_a_grace_note_and_rests_are_out() {
+        let grace = sampling(TPW / 4, GraceRule::Require);
+        assert!(read_kern_field("4c", &grace).is_none());
+        assert!(read_kern_field("8cq 8eq", &grace).is_some());
+        assert!(read_kern_field("8cq 8e", &grace).is_none());
+        assert!(read_kern_field("4r", &grace).is_none());
+    }
+}

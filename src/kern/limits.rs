@@ -1,0 +1,48 @@
+//! Every limit the **kern module puts on text, in one place with its reason. Most are the
+//! corpus's maxima (measured on the prepared Mozart and Beethoven sonatas) or a little above:
+//! the grammar lets a sample do what the corpus does, and no more, so a model cannot run away
+//! into a corner the corpus never visits (a hundred grace notes in a row, eight beams on a
+//! note) and stay "valid" there.
+
+/// The most fields a line may have: the corpus has up to 6 in the prepared text (spines split
+/// with `*^` included); 8 leaves room for a further split of each hand.
+pub(crate) const MAX_SPINES: usize = 8;
+
+/// With rhythm on, the most grace-note lines since the last line with a timed note or rest
+/// (barlines and interpretation lines do not reset the count). The prepared corpus has 113
+/// once (a cadenza in Beethoven's op. 2 no. 3, across an invisible barline), then 54, 43, 25;
+/// 1,531 runs in all, 1,512 of them 1 to 4 lines.
+pub(crate) const MAX_GRACE_LINES: usize = 120;
+/// With rhythm on, the most grace-note lines in one measure. The prepared corpus has 54 once
+/// (47, 43, 30 next; 24,146 of its 25,417 measures have none).
+pub(crate) const MAX_GRACE_LINES_PER_MEASURE: usize = 60;
+/// With rhythm on (the grammar made with it), the most interpretation lines since the last
+/// line with a timed note or rest, barlines and `*-` not resetting the count, except that a
+/// `*-` line is still allowed where it may come. The prepared corpus has at most 6 (5 in a
+/// row without a barline between), the files read one after the other too.
+pub(crate) const MAX_INTERP_LINES: usize = 8;
+/// With rhythm on, the most interpretation lines in one measure (a `*-` line still allowed
+/// where it may come). The prepared corpus has 8 twice, 7 five times (18,109 of its 25,417
+/// measures have none).
+pub(crate) const MAX_INTERP_LINES_PER_MEASURE: usize = 10;
+
+/// Most notes in a chord (the corpus's most).
+pub(crate) const MAX_CHORD: u8 = 6;
+/// Most signs of all kinds after the pitch of one note (the corpus has 8 once, 7 four times).
+pub(crate) const MAX_SIGNS: u8 = 8;
+/// Most beam signs on one note (`(128AQ\LLLLLL` in the corpus), `L` and `J` each (the corpus
+/// has at most 5 `J`, capped like `L`).
+pub(crate) const MAX_BEAMS: u8 = 6;
+/// Most partial-beam signs (`K` or `k`) on one note.
+pub(crate) const MAX_PARTIAL_BEAMS: u8 = 2;
+/// Most staccato marks (`''`) on one note.
+pub(crate) const MAX_STACCATI: u8 = 2;
+/// Most invisibility marks (`yy`) on one note.
+pub(crate) const MAX_INVISIBLE_MARKS: u8 = 2;
+/// Most slur ends (`))`) on one note.
+pub(crate) const MAX_SLUR_ENDS: u8 = 2;
+
+/// Reconstruction reads raw samples, which may have any number of fields: it keeps lines of up
+/// to this many (twice [`MAX_SPINES`]: a raw sample may split further than the grammar lets a
+/// constrained one).
+pub(crate) const MAX_RECONSTRUCTED_COLUMNS: usize = 16;

@@ -1,0 +1,266 @@
+//! Measures, the fourth layer: where each spine is in the measure, when a barline may come,
+//! what a closed measure counts for, and the caps on lines that take no time.
+
+use super::duration::frac;
+use super::meter::Meter;
+use super::spine::Kind;
+
+/// A spine's place in the measure in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Spine {
+    pub kind: Kind,
+    /// When its current note ends, in ticks from the start of the measure (kern spines).
+    pub end: u64,
+    /// No rhythm problem in this spine in the current measure.
+    pub ok: bool,
+    /// (Rhythm off) its note ended and it went on with `.`: it does not hold time back.
+    pub stalled: bool,
+}
+
+impl Spine {
+    pub const fn new(kind: Kind) -> Spine {
+        Spine { kind, end: 0, ok: true, stalled: false }
+    }
+
+    /// The spine a merge of `self` and `other` becomes (its note ends at the later end).
+    pub fn merged(self, other: Spine) -> Spine {
+        Spine {
+            kind: self.kind.merged(other.kind),
+            end: self.end.max(other.end),
+            ok: self.ok && other.ok,
+            stalled: self.stalled || other.stalled,
+        }
+    }
+}
+
+/// Measure counts, for the checker's summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Stats {
+    /// Measures with time in them closed by a barline.
+    pub measures: usize,
+    /// Kern spines over those measures.
+    pub spine_measures: usize,
+    /// Of those, the ones whose rhythm is right.
+    pub full: usize,
+}
+
+/// The most lines that take no time (grace-note lines, interpretation lines) a grammar lets
+/// come before a line of timed notes, and in one measure (see `kern::limits`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RunCaps {
+    pub grace: u32,
+    pub grace_per_measure: u32,
+    pub interp: u32,
+    pub interp_per_measure: u32,
+}
+
+impl RunCaps {
+    /// No cap (reading a text rather than constraining one).
+    pub const NONE: RunCaps = RunCaps {
+        grace: u32::MAX,
+        grace_per_measure: u32::MAX,
+        interp: u32::MAX,
+        interp_per_measure: u32::MAX,
+    };
+
+    /// The caps of a sampling grammar: the corpus's maxima or a little above.
+    pub const SAMPLING: RunCaps = RunCaps {
+        grace: super::limits::MAX_GRACE_LINES as u32,
+        grace_per_measure: super::limits::MAX_GRACE_LINES_PER_MEASURE as u32,
+        interp: super::limits::MAX_INTERP_LINES as u32,
+        interp_per_measure: super::limits::MAX_INTERP_LINES_PER_MEASURE as u32,
+    };
+}
+
+/// Lines that take no time, counted since the last line with a timed note or rest (barlines do
+/// not reset these counts) and in the current measure: grace notes take no time and a measure
+/// may hold only interpretation lines, so without caps a sample could go on forever without
+/// filling a measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Runs {
+    pub caps: RunCaps,
+    grace: u32,
+    interp: u32,
+    grace_in_measure: u32,
+    interp_in_measure: u32,
+}
+
+impl Runs {
+    pub const fn new(caps: RunCaps) -> Runs {
+        Runs { caps, grace: 0, interp: 0, grace_in_measure: 0, interp_in_measure: 0 }
+    }
+
+    /// No more grace-note lines may come before a timed line.
+    pub fn grace_capped(&self) -> bool {
+        self.grace >= self.caps.grace || self.grace_in_measure >= self.caps.grace_per_measure
+    }
+
+    /// No more interpretation lines may come before a timed line (but `*-` where it may).
+    pub fn interp_capped(&self) -> bool {
+        self.interp >= self.caps.interp || self.interp_in_measure >= self.caps.interp_per_measure
+    }
+
+    pub fn timed_line(&mut self) {
+        self.grace = 0;
+        self.interp = 0;
+    }
+
+    pub fn grace_line(&mut self) {
+        self.grace = self.grace.saturating_add(1);
+        self.grace_in_measure = self.grace_in_measure.saturating_add(1);
+    }
+
+    pub fn interp_line(&mut self) {
+        self.interp = self.interp.saturating_add(1);
+        self.interp_in_measure = self.interp_in_measure.saturating_add(1);
+    }
+
+    pub fn barline(&mut self) {
+        self.grace_in_measure = 0;
+        self.interp_in_measure = 0;
+    }
+}
+
+/// (Rhythm off) a short measure not in first place: fine if `*-` follows, wrong if data or the
+/// end of the text does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ShortMeasure {
+    /// Line of its barline.
+    pub line: usize,
+    /// Spine measures counted as good.
+    pub good: usize,
+    /// Its length, in ticks.
+    pub length: u64,
+}
+
+/// What closing a measure at a barline found.
+pub(crate) struct Closed {
+    /// It was shorter than the meter, all spines agreeing, and not the first of its piece.
+    pub short: Option<ShortMeasure>,
+    /// The spines do not add up to the meter (rhythm off): the message for the checker.
+    pub problem: Option<String>,
+}
+
+/// The measure in progress and the meter in force.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Measure {
+    /// The meter in force, and the one a new piece starts with.
+    pub meter: Meter,
+    pub default_meter: Meter,
+    /// The first measure with time in it of the piece (it may be a pickup).
+    pub first: bool,
+    /// After a short measure with rhythm on: only interpretation lines and `*-` may follow.
+    pub must_end: bool,
+    /// A barline came in this piece (`*-` comes only after one).
+    pub bar_seen: bool,
+    pub pending_short: Option<ShortMeasure>,
+    pub stats: Stats,
+}
+
+impl Measure {
+    pub fn new(meter: Meter) -> Measure {
+        Measure {
+            meter,
+            default_meter: meter,
+            first: true,
+            must_end: false,
+            bar_seen: false,
+            pending_short: None,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The length of a measure, in ticks.
+    pub fn length(&self) -> u64 {
+        self.meter.ticks()
+    }
+
+    /// A new piece: the default meter, a first measure, nothing pending.
+    pub fn new_piece(&mut self) {
+        self.meter = self.default_meter;
+        self.first = true;
+        self.must_end = false;
+        self.bar_seen = false;
+        self.pending_short = None;
+    }
+
+    /// Whether a barline may close the measure, rhythm on, with the kern spines' notes ending
+    /// at `ends` (`after_barline`: nothing came since the last barline).
+    pub fn barline_ok(
+        &self,
+        mut ends: impl Iterator<Item = u64>,
+        after_barline: bool,
+    ) -> Result<(), &'static str> {
+        if self.must_end {
+            return Err("after a short last measure only interpretations and `*-` may follow");
+        }
+        let Some(e) = ends.next() else { return Ok(()) };
+        if !ends.all(|x| x == e) {
+            return Err("the kern spines are not at the same time");
+        }
+        if e == 0 && after_barline {
+            return Err("a measure with nothing in it");
+        }
+        if e > self.length() {
+            return Err("the measure is longer than the meter");
+        }
+        Ok(())
+    }
+
+    /// Closes the measure of `spines` at a barline on `line`: counts it, and says whether it
+    /// was short (`describe`: say what does not add up, for the checker).
+    pub fn close(&mut self, spines: &[Spine], line: usize, describe: bool) -> Closed {
+        let m = self.length();
+        let kern = || spines.iter().filter(|s| s.kind == Kind::Kern);
+        let count = kern().count();
+        let mut closed = Closed { short: None, problem: None };
+        let Some(e) = kern().next().map(|s| s.end) else { return closed };
+        if !kern().any(|s| s.end > 0) {
+            return closed;
+        }
+        let ok = kern().filter(|s| s.ok).count();
+        let all_eq = kern().all(|s| s.end == e);
+        self.stats.measures += 1;
+        self.stats.spine_measures += count;
+        let good = if all_eq && e == m {
+            ok
+        } else if all_eq && e < m {
+            if !self.first {
+                closed.short = Some(ShortMeasure { line, good: ok, length: e });
+            }
+            ok
+        } else {
+            if describe {
+                let parts: Vec<String> = spines
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| s.kind == Kind::Kern)
+                    .map(|(i, s)| format!("spine {} has {}", i + 1, frac(s.end)))
+                    .collect();
+                closed.problem = Some(format!(
+                    "the measure does not add up to the meter {}: {}",
+                    self.meter,
+                    parts.join(", ")
+                ));
+            }
+            kern().filter(|s| s.ok && s.end == m).count()
+        };
+        self.stats.full += good;
+        self.first = false;
+        closed
+    }
+
+    /// Data after a short measure: it was not the last of its piece. Returns the message.
+    pub fn short_was_not_last(&mut self) -> Option<(usize, String)> {
+        let short = self.pending_short.take()?;
+        self.stats.full = self.stats.full.saturating_sub(short.good);
+        Some((
+            short.line,
+            format!(
+                "a short measure ({} of {}) that is not the last of its piece (`*-` does not follow)",
+                frac(short.length),
+                self.meter
+            ),
+        ))
+    }
+}
