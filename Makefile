@@ -11,18 +11,24 @@ TEMPERATURE ?= 0.8
 LENGTH ?= 2000
 KERNRNN = $(CARGO) run --quiet --bin kernrnn --
 
-.PHONY: demo sample test test-web build bench bench-web validity train-mozart train-beethoven models-readme clean \
-	site wasm wasm-toolchain web-deps chromium vulkan size
+.PHONY: demo sample test test-web lint build bench bench-web validity fidelity train-mozart train-beethoven \
+	models-readme clean site wasm wasm-toolchain web-deps chromium vulkan size
 
 ## sample: build and print a sampled Mozart score (**kern) with the shipped model
 sample:
 	$(KERNRNN) sample --model $(MODEL) --seed $(SEED) --temperature $(TEMPERATURE) --length $(LENGTH) --kern
 
-## test: every test: the Rust tests (the GPU sampler's on Mesa's lavapipe, a CPU Vulkan), then
-## the browser tests (headless Chromium)
+## test: every test: the Rust tests (the GPU sampler's on Mesa's lavapipe, a CPU Vulkan),
+## formatting and clippy (lint), then the browser tests (headless Chromium)
 test: vulkan
 	$(CARGO) test --all-targets
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-web
+
+## lint: the code is rustfmt's (rustfmt.toml) and clippy finds nothing, tests and examples included
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
 
 # ---------------------------------------------------------------------------------------------
 # The browser composer (www/ -> dist/). Tools are installed only when missing: the wasm32

@@ -126,11 +126,15 @@ fn sampling_table() {
         raw,
         ..SampleOptions::default()
     };
+    let mut constrained = String::new();
     for raw in [true, false] {
         let mode = if raw { "raw" } else { "grammar" };
         let start = Instant::now();
         let text = kernrnn::sample(cpu.clone(), &opts(1, 15_000, raw)).unwrap_or_default();
         row("cpu", mode, 1, 15_000, text.chars().count() - 2, start.elapsed().as_secs_f64(), None);
+        if !raw {
+            constrained = text;
+        }
     }
     let start = Instant::now();
     let chars: usize = (1..=8)
@@ -144,6 +148,32 @@ fn sampling_table() {
         .sum();
     row("cpu, one after another", "grammar", 8, 2000, chars, start.elapsed().as_secs_f64(), None);
     gpu_rows(&cpu, &row, &opts);
+    grammar_cost(cpu.vocab().chars(), &constrained);
+}
+
+/// What the grammar costs per question: `Grammar::allows` for every character of the
+/// vocabulary at every state of a constrained sample.
+fn grammar_cost(vocab: &[char], text: &str) {
+    use kernrnn::kern::{Grammar, GrammarOptions};
+    let mut g = Grammar::new(GrammarOptions { vocab: Some(vocab.to_vec()), ..Default::default() });
+    let mut states = Vec::new();
+    for c in text.chars() {
+        states.push(g.clone());
+        if g.push(c).is_err() {
+            break;
+        }
+    }
+    let start = Instant::now();
+    let mut yes = 0usize;
+    for s in &states {
+        yes += vocab.iter().filter(|&&c| s.allows(c)).count();
+    }
+    let calls = states.len() * vocab.len();
+    let ns = start.elapsed().as_nanos() as f64 / calls.max(1) as f64;
+    println!();
+    println!("| grammar (Grammar::allows) | states | calls | allowed | ns per call |");
+    println!("|---|---|---|---|---|");
+    println!("| mozart vocabulary | {} | {calls} | {yes} | {ns:.1} |", states.len());
 }
 
 /// Prints a table row: device, mode, samples, characters each, characters in all, seconds,

@@ -208,7 +208,9 @@ impl JsSampleOptions {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OptionsView {
-    pub temperature: f32,
+    /// The temperature as the shortest decimal that reads back as the same `f32` (`0.9`, not
+    /// `0.8999999761581421`): what a link and the form show.
+    pub temperature: f64,
     pub seed: u64,
     pub prime: String,
     pub length: usize,
@@ -220,7 +222,7 @@ pub struct OptionsView {
 impl From<&SampleOptions> for OptionsView {
     fn from(o: &SampleOptions) -> Self {
         OptionsView {
-            temperature: o.temperature,
+            temperature: o.temperature.to_string().parse().unwrap_or(f64::from(o.temperature)),
             seed: o.seed,
             prime: o.prime.clone(),
             length: o.length,
@@ -430,6 +432,12 @@ impl Composer {
     /// page's test compares the GPU's with).
     pub fn logits_for(&self, text: &str) -> Result<Vec<Vec<f32>>, SampleError> {
         Ok(self.model.logits_for(&self.model.vocab().encode(text)?))
+    }
+
+    /// Whether `opts` can sample from this model (all of [`Composer::start`]'s checks, without
+    /// sampling).
+    pub fn check(&self, opts: &SampleOptions) -> Result<(), SampleError> {
+        Sampler::check(&self.model, opts)
     }
 
     /// Starts a sample on the CPU: validates the options and feeds the prime.
@@ -653,6 +661,12 @@ pub(crate) mod tests {
         assert!(!js(|o| o.raw = Some(JsFlag::Text("false".into()))).unwrap().raw);
         let e = js(|o| o.argmax = Some(JsFlag::Text("maybe".into()))).unwrap_err();
         assert_eq!(e, "argmax must be true or false, got \"maybe\"");
+    }
+
+    #[test]
+    fn options_show_the_temperature_as_typed_not_as_its_nearest_binary_value() {
+        let o = SampleOptions { temperature: 0.9, ..SampleOptions::default() };
+        assert_eq!(OptionsView::from(&o).temperature, 0.9f64);
     }
 
     #[test]

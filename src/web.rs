@@ -121,6 +121,15 @@ impl Composer {
         to_js(&self.inner.info())
     }
 
+    /// Checks options as `checkOptions` does and against this model (its characters, and the
+    /// grammar's support for them), without sampling; returns them complete, or throws.
+    #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = checkOptions))]
+    pub fn check_options(&self, opts: JsValue) -> Result<JsValue, WebError> {
+        let opts = resolve(from_js(opts)?)?;
+        self.inner.check(&opts)?;
+        to_js(&composer::OptionsView::from(&opts))
+    }
+
     /// Starts a sample on the CPU with options as `checkOptions` reads them.
     pub fn start(&self, opts: JsValue) -> Result<Sampling, WebError> {
         self.start_with(from_js(opts)?)
@@ -448,6 +457,14 @@ mod tests {
             crate::sampler::sample(c.inner.model().clone(), &opts.resolve().unwrap()).unwrap();
         assert_eq!(text, lib);
         assert_eq!(s.backend(), "cpu");
+    }
+
+    #[test]
+    fn a_prime_the_model_cannot_read_is_refused_before_sampling() {
+        let c = web_composer();
+        let opts = crate::SampleOptions { prime: "@\nZ".into(), ..Default::default() };
+        let e = c.inner.check(&opts).unwrap_err().to_string();
+        assert!(e.contains("'Z'"), "{e}");
     }
 
     #[test]

@@ -222,6 +222,15 @@ fn check_accepts_a_real_score_and_refuses_bad_arguments() {
 }
 
 #[test]
+fn sample_and_check_accept_the_same_meters() {
+    let file = common::fixture_corpus().join("a-scales.krn");
+    let out = sample(&["--meter", "80/4", "--length", "50"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kernrnn(&["check", "--meter", "80/4", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn sample_and_check_refuse_the_same_meters_with_the_same_message() {
     let file = common::fixture_corpus().join("a-scales.krn");
     for bad in ["0/4", "100/4", "3-4", "5/3"] {

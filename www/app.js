@@ -2,16 +2,13 @@
 // <kern-sampler> uses.
 
 import {
-  DEFAULT_PRIME,
-  DEFAULTS,
+  checkOptions,
   chooseBackend,
-  countBarlines,
   download,
-  firstMeasures,
   loadManifest,
   loadModel,
   loadWasm,
-  parseOptions,
+  optionDefaults,
   randomSeed,
   sampleBatchOnGpu,
   sampleOn,
@@ -56,8 +53,13 @@ const ui = {
 
 /** The page engraves at most this many measures (verovio needs minutes for thousands). */
 const MAX_ENGRAVED_MEASURES = 300;
+/** A variation's preview shows this many measures. */
+const PREVIEW_MEASURES = 8;
 
 const state = {
+  defaults: null, // the library's option defaults and limits (optionDefaults)
+  ready: null, // resolves once the defaults are in the form
+  touched: new Set(), // the fields the user or the link set: the defaults never overwrite them
   models: [], // manifest entries
   fileModel: null, // { file, promise } for a weights file the user loaded
   backend: null,
@@ -158,27 +160,45 @@ function selectModel(value) {
 // ---------------------------------------------------------------------------------------------
 // Options and the URL
 
-function readForm() {
-  return parseOptions({
-    temperature: ui.temperature.value,
-    seed: ui.seed.value,
-    length: ui.length.value,
-    prime: ui.prime.value === "" ? DEFAULT_PRIME : ui.prime.value,
-    argmax: ui.argmax.checked,
-    raw: !ui.grammar.checked,
-    meter: ui.meter.value,
-  });
+/** The option fields of the form, by option name. */
+const FIELDS = {
+  temperature: () => ui.temperature,
+  seed: () => ui.seed,
+  length: () => ui.length,
+  prime: () => ui.prime,
+  meter: () => ui.meter,
+  argmax: () => ui.argmax,
+  raw: () => ui.grammar,
+};
+
+/** The form's options as typed (text), checked by the library; rejects with what is wrong. */
+function readForm(model = null) {
+  return checkOptions(
+    {
+      temperature: ui.temperature.value,
+      seed: ui.seed.value,
+      length: ui.length.value,
+      prime: ui.prime.value,
+      argmax: ui.argmax.checked,
+      raw: !ui.grammar.checked,
+      meter: ui.meter.value,
+    },
+    model,
+  );
 }
 
-function writeForm(o) {
-  ui.temperature.value = o.temperature;
-  ui.seed.value = o.seed;
-  ui.length.value = o.length;
-  ui.prime.value = o.prime;
-  ui.argmax.checked = o.argmax;
-  ui.grammar.checked = !o.raw;
-  if (![...ui.meter.options].some((x) => x.value === o.meter)) addMeter(o.meter);
-  ui.meter.value = o.meter;
+/** Puts options (from the library, or a link's text) in the form; `only` limits which. */
+function writeForm(o, only = Object.keys(FIELDS)) {
+  for (const name of only) {
+    if (o[name] === undefined || o[name] === null) continue;
+    const v = o[name];
+    if (name === "argmax") ui.argmax.checked = v === true || v === "" || v === "1" || v === "true";
+    else if (name === "raw") ui.grammar.checked = !(v === true || v === "" || v === "1" || v === "true");
+    else if (name === "meter") {
+      if (![...ui.meter.options].some((x) => x.value === String(v))) addMeter(String(v));
+      ui.meter.value = String(v);
+    } else FIELDS[name]().value = String(v);
+  }
 }
 
 function addMeter(m) {
@@ -187,21 +207,33 @@ function addMeter(m) {
   ui.meter.append(o);
 }
 
+/** The library's defaults fill the fields nobody has set, and its limits bound the inputs. */
+function applyDefaults(d) {
+  state.defaults = d;
+  const untouched = Object.keys(FIELDS).filter((name) => !state.touched.has(name));
+  writeForm(d.options, untouched);
+  ui.temperature.max = d.maxTemperature;
+  ui.length.max = d.maxLength;
+  ui.seed.max = d.maxSeed;
+}
+
 /**
- * The address fragment for these options. `backend` is where the piece was sampled: a piece
- * from the GPU says `backend=webgpu`, since its random stream differs from the CPU's, so the
- * link recreates it there (where WebGPU is missing, the CPU gives another piece).
+ * The address fragment for these options (only what differs from the defaults, but seed,
+ * temperature and length). `backend` is where the piece was sampled: a piece from the GPU
+ * says `backend=webgpu`, since its random stream differs from the CPU's, so the link recreates
+ * it there (where WebGPU is missing, the CPU gives another piece).
  */
 function optionsHash(opts, modelKey, backend = ui.backendChoice.value) {
+  const d = state.defaults.options;
   const p = new URLSearchParams();
   if (modelKey) p.set("model", modelKey);
   p.set("seed", opts.seed);
   p.set("temperature", opts.temperature);
   p.set("length", opts.length);
-  if (opts.prime !== DEFAULT_PRIME) p.set("prime", opts.prime);
+  if (opts.prime !== d.prime) p.set("prime", opts.prime);
   if (opts.argmax) p.set("argmax", "1");
   if (opts.raw) p.set("raw", "1");
-  if (opts.meter !== DEFAULTS.meter) p.set("meter", opts.meter);
+  if (opts.meter !== d.meter) p.set("meter", opts.meter);
   if (backend && backend !== "auto") p.set("backend", backend);
   return "#" + p.toString();
 }
@@ -210,27 +242,30 @@ function setHash(hash) {
   if (location.hash !== hash) history.replaceState(null, "", hash);
 }
 
-/** Applies the URL fragment to the form; returns true when it asks for a piece (has a seed). */
+/** The option names a link may carry (besides model and backend). */
+const LINK_OPTIONS = ["temperature", "seed", "length", "prime", "argmax", "raw", "meter"];
+
+/**
+ * Puts the URL fragment's options in the form as written (the library checks them when the
+ * piece is composed: a wrong one is named then, never silently replaced); returns the options
+ * as text, or null when the fragment has none, and whether it asks for a piece (has a seed).
+ */
 function applyHash() {
   const p = new URLSearchParams(location.hash.slice(1));
-  if (![...p.keys()].length) return false;
-  const opts = parseOptions({
-    temperature: p.get("temperature"),
-    seed: p.get("seed"),
-    length: p.get("length"),
-    prime: p.get("prime"),
-    argmax: p.has("argmax") ? p.get("argmax") : undefined,
-    raw: p.has("raw") ? p.get("raw") : undefined,
-    meter: p.get("meter"),
-  });
-  writeForm(opts);
+  if (![...p.keys()].length) return { given: null, auto: false };
+  const given = {};
+  for (const name of LINK_OPTIONS) if (p.has(name)) given[name] = p.get(name);
+  writeForm(given);
+  for (const name of Object.keys(given)) state.touched.add(name);
+  const unknown = [...p.keys()].filter((k) => !LINK_OPTIONS.includes(k) && k !== "model" && k !== "backend");
+  if (unknown.length) throw new Error(`unknown option${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")}`);
   const backend = p.get("backend") || "auto";
   if (![...ui.backendChoice.options].some((o) => o.value === backend)) {
     throw new Error(`backend must be auto, webgpu or cpu, got "${backend}"`);
   }
   ui.backendChoice.value = backend;
   if (p.get("model")) selectModel(p.get("model"));
-  return p.has("seed");
+  return { given, auto: p.has("seed") };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,12 +293,16 @@ function showBackend(b) {
   if (b.webgpu) ui.backend.dataset.webgpu = b.webgpu.available ? "available" : "unavailable";
 }
 
+/** The score of `raw` (sampled with `opts`) as the command line writes it, of at most `max` measures. */
+function scoreOf(model, raw, opts, max) {
+  return model.composer.score(raw, opts, max ? { maxMeasures: max } : {});
+}
+
 /**
  * Samples one piece with live progress; `live` engraves the measures as they arrive. `backend`
  * forces a path ("cpu" for the variations one by one); by default the page's choice.
  */
 async function composeOne(model, opts, { signal, live, progress, backend }) {
-  const score = (raw) => model.composer.score(raw, opts).kern;
   let measures = 0;
   let lastDraw = 0;
   const choice = await chooseBackend(backend || ui.backendChoice.value, model);
@@ -273,15 +312,14 @@ async function composeOne(model, opts, { signal, live, progress, backend }) {
     onProgress: ({ chars, total, raw, millis }) => {
       progress(chars, total, millis);
       const now = performance.now();
-      if (live && now - lastDraw > 300) {
-        const m = countBarlines(raw);
+      if (live && now - lastDraw > 300 && measures < MAX_ENGRAVED_MEASURES) {
+        lastDraw = now;
         ui.raw.textContent = raw;
-        if (m > measures && m <= MAX_ENGRAVED_MEASURES + 1) {
-          measures = m;
-          lastDraw = now;
-          const kern = score(raw);
-          ui.kern.textContent = kern;
-          view.show(kern, { follow: true }).catch(() => {});
+        const score = scoreOf(model, raw, opts, MAX_ENGRAVED_MEASURES);
+        if (score.measures > measures) {
+          measures = score.measures;
+          ui.kern.textContent = score.kern;
+          view.show(score.kern, { follow: true }).catch(() => {});
         }
       }
     },
@@ -290,14 +328,17 @@ async function composeOne(model, opts, { signal, live, progress, backend }) {
   return makePiece(model, opts, s);
 }
 
-/** A piece from a finished sample `s` ({ raw, chars, millis, backend, ... }): its score and views. */
+/**
+ * A piece from a finished sample `s` ({ raw, chars, millis, backend, ... }): its score (the
+ * downloads), what the page engraves (its first measures when it is long) and, for the
+ * variations, a preview made when asked for.
+ */
 function makePiece(model, opts, s) {
-  const score = (raw) => model.composer.score(raw, opts).kern;
-  const kern = score(s.raw);
-  const start = firstMeasures(s.raw, MAX_ENGRAVED_MEASURES);
-  const engraved = start.cut ? score(start.raw) : kern;
-  const thumb = () => score(firstMeasures(s.raw, 8).raw);
-  return { ...s, kern, engraved, thumb, cut: start.cut, opts, modelName: model.info.name, modelKey: model.key };
+  const engraved = scoreOf(model, s.raw, opts, MAX_ENGRAVED_MEASURES);
+  const cut = engraved.measuresLeftOut > 0;
+  const kern = cut ? scoreOf(model, s.raw, opts).kern : engraved.kern;
+  const preview = () => scoreOf(model, s.raw, opts, PREVIEW_MEASURES).kern;
+  return { ...s, kern, engraved: engraved.kern, measures: engraved.measures + engraved.measuresLeftOut, preview, cut, opts, modelName: model.info.name, modelKey: model.key };
 }
 
 /** The 8 variations on the GPU in one batch (each dispatch advances all 8); null if it fails. */
@@ -320,30 +361,47 @@ async function variationsOnGpu(model, choice, optsList, signal) {
   }
 }
 
-async function compose() {
+/**
+ * Runs one composing task (a piece, or the variations): the form's options checked against
+ * the selected model, the controls busy meanwhile, Stop and Escape abort it, any failure shown.
+ * `task(model, opts, signal)` does the work.
+ */
+async function run(task) {
   clearError();
-  let opts;
-  try {
-    opts = readForm();
-  } catch (e) {
-    return showError(e.message);
-  }
   state.abort?.abort();
   const abort = new AbortController();
   state.abort = abort;
   busy(true);
-  view.clear("Composing…");
-  ui.kern.textContent = ui.raw.textContent = "";
-  ui.check.hidden = true;
-  state.piece = null;
-  ui.progress.value = 0;
-  say("Loading the model…");
   try {
+    say("Loading the model…");
+    await state.ready;
     const model = await selectedModel();
+    const opts = await readForm(model);
+    await task(model, opts, abort.signal);
+  } catch (e) {
+    showError(e.message || String(e));
+    say("");
+  } finally {
+    // A newer run (Compose pressed again while this one engraved) owns the controls now.
+    if (state.abort === abort) {
+      state.abort = null;
+      busy(false);
+      if (!ui.error.hidden) setState("error");
+    }
+  }
+}
+
+function compose() {
+  return run(async (model, opts, signal) => {
+    view.clear("Composing…");
+    ui.kern.textContent = ui.raw.textContent = "";
+    ui.check.hidden = true;
+    state.piece = null;
+    ui.progress.value = 0;
     setHash(optionsHash(opts, model.key));
     say("Composing…");
     const piece = await composeOne(model, opts, {
-      signal: abort.signal,
+      signal,
       live: true,
       progress: (chars, total, millis) => {
         ui.progress.value = Math.min(1, chars / total);
@@ -357,17 +415,7 @@ async function compose() {
     );
     if (piece.backend === "webgpu") setHash(optionsHash(opts, model.key, "webgpu"));
     await setPiece(piece);
-  } catch (e) {
-    showError(e.message || String(e));
-    say("");
-  } finally {
-    // A newer run (Compose pressed again while this one engraved) owns the controls now.
-    if (state.abort === abort) {
-      state.abort = null;
-      busy(false);
-      if (!ui.error.hidden) setState("error");
-    }
-  }
+  });
 }
 
 /** The checker's report on the score (`kernrnn check`): the same Rust code, in the wasm. */
@@ -397,9 +445,8 @@ async function setPiece(piece) {
     ui.check.hidden = false;
   });
   ui.progress.value = 1;
-  const measures = countBarlines(piece.raw);
   ui.pieceInfo.textContent = `${piece.modelName}, seed ${piece.opts.seed}, temperature ${piece.opts.temperature}` +
-    (piece.opts.argmax ? ", argmax" : "") + (piece.opts.raw ? ", no grammar" : "") + ` · ${measures} barlines` +
+    (piece.opts.argmax ? ", argmax" : "") + (piece.opts.raw ? ", no grammar" : "") + ` · ${piece.measures} measures` +
     (piece.cut ? ` · the score shows the first ${MAX_ENGRAVED_MEASURES} measures; the downloads hold all` : "");
   busy(false);
   document.body.dataset.engraving = "1";
@@ -412,43 +459,30 @@ async function setPiece(piece) {
   }
 }
 
-async function composeVariations() {
-  clearError();
-  let base;
-  try {
-    base = readForm();
-  } catch (e) {
-    return showError(e.message);
-  }
-  state.abort?.abort();
-  const abort = new AbortController();
-  state.abort = abort;
-  busy(true);
-  ui.variationsList.replaceChildren();
-  ui.variationsPanel.hidden = false;
-  ui.variationsSeeds.textContent = `${base.seed} to ${base.seed + 7}`;
-  ui.progress.value = 0;
-  try {
-    const model = await selectedModel();
+function composeVariations() {
+  return run(async (model, base, signal) => {
+    ui.variationsList.replaceChildren();
+    ui.variationsPanel.hidden = false;
+    ui.variationsSeeds.textContent = `${base.seed} to ${base.seed + 7}`;
+    ui.progress.value = 0;
     const optsList = Array.from({ length: 8 }, (_, k) => ({ ...base, seed: base.seed + k }));
     const choice = await chooseBackend(ui.backendChoice.value, model);
     showBackend(choice);
-    model.composer.start(base).free(); // bad options throw here, named
-    const gpu = choice.backend === "webgpu" ? await variationsOnGpu(model, choice, optsList, abort.signal) : null;
+    const gpu = choice.backend === "webgpu" ? await variationsOnGpu(model, choice, optsList, signal) : null;
     if (gpu) {
       for (const piece of gpu.pieces) addVariation(piece);
       const chars = gpu.pieces.reduce((a, p) => a + p.chars, 0);
       say(
-        `${abort.signal.aborted ? "Stopped: " : ""}8 variations, ${chars.toLocaleString("en")} characters in ${(gpu.millis / 1000).toFixed(1)} s ` +
+        `${signal.aborted ? "Stopped: " : ""}8 variations, ${chars.toLocaleString("en")} characters in ${(gpu.millis / 1000).toFixed(1)} s ` +
           `(${rate(chars, gpu.millis)}) on the GPU (WebGPU), ${gpu.dispatches.toLocaleString("en")} GPU dispatches for all 8 at once: pick one.`,
       );
       return;
     }
     const total = base.length * 8;
-    for (let k = 0; k < 8 && !abort.signal.aborted; k++) {
+    for (let k = 0; k < 8 && !signal.aborted; k++) {
       const opts = optsList[k];
       const piece = await composeOne(model, opts, {
-        signal: abort.signal,
+        signal,
         live: false,
         backend: "cpu",
         progress: (chars, _total, millis) => {
@@ -458,15 +492,8 @@ async function composeVariations() {
       });
       addVariation(piece);
     }
-    say(abort.signal.aborted ? "Stopped." : "8 variations composed: pick one.");
-  } catch (e) {
-    showError(e.message || String(e));
-  } finally {
-    if (state.abort === abort) {
-      state.abort = null;
-      busy(false);
-    }
-  }
+    say(signal.aborted ? "Stopped." : "8 variations composed: pick one.");
+  });
 }
 
 function addVariation(piece) {
@@ -475,7 +502,7 @@ function addVariation(piece) {
   h.textContent = `Seed ${piece.opts.seed}`;
   const info = document.createElement("p");
   info.className = "hint";
-  info.textContent = `${countBarlines(piece.raw)} barlines · ${piece.chars} characters${piece.stopped ? " (stopped)" : ""}`;
+  info.textContent = `${piece.measures} measures · ${piece.chars} characters${piece.stopped ? " (stopped)" : ""}`;
   const thumb = document.createElement("div");
   thumb.className = "thumb";
   thumb.setAttribute("role", "img");
@@ -496,7 +523,7 @@ function addVariation(piece) {
   li.append(h, info, thumb, pick);
   ui.variationsList.append(li);
   getEngraver()
-    .call("render", piece.thumb(), { scale: 25, pageWidth: 2400, pageHeight: 1200, adjustPageHeight: true }, [1])
+    .call("render", piece.preview(), { scale: 25, pageWidth: 2400, pageHeight: 1200, adjustPageHeight: true }, [1])
     .then((r) => r.pages[0] && showSvg(thumb, r.pages[0][1]))
     .catch((e) => (thumb.textContent = `(no preview: ${e.message || e})`));
 }
@@ -539,7 +566,7 @@ async function share() {
 // Start
 
 async function start() {
-  ui.prime.value = DEFAULT_PRIME;
+  for (const [name, field] of Object.entries(FIELDS)) field().addEventListener("input", () => state.touched.add(name));
   ui.form.addEventListener("submit", (e) => {
     e.preventDefault();
     compose();
@@ -548,6 +575,7 @@ async function start() {
   ui.variations.addEventListener("click", composeVariations);
   ui.dice.addEventListener("click", () => {
     ui.seed.value = randomSeed();
+    state.touched.add("seed");
     ui.seed.focus();
   });
   ui.model.addEventListener("change", showModelInfo);
@@ -576,19 +604,13 @@ async function start() {
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && state.abort) state.abort.abort();
   });
-  window.addEventListener("hashchange", () => {
-    try {
-      if (applyHash()) compose();
-    } catch (e) {
-      showError(`This link's options are invalid: ${e.message}`);
-    }
-  });
+  window.addEventListener("hashchange", () => followLink(applyLink()));
   if ("serviceWorker" in navigator && window.isSecureContext) {
     navigator.serviceWorker.register("./sw.js").catch((e) => console.warn("no offline support:", e));
   }
 
   // Start the WebAssembly library, the engraver and the backend probe while the models load.
-  const wasmReady = loadWasm();
+  state.ready = optionDefaults().then(applyDefaults);
   getEngraver();
   chooseBackend(ui.backendChoice.value).then(showBackend);
   ui.backendChoice.addEventListener("change", () => chooseBackend(ui.backendChoice.value).then(showBackend));
@@ -604,20 +626,36 @@ async function start() {
   showModelInfo();
 
   // The controls come alive with the link's options already in the form, in the same task:
-  // what someone types from then on is never overwritten by the link.
+  // what someone types from then on is never overwritten by the link, nor by the defaults
+  // that come with the library.
   busy(false);
-  let auto = false;
-  try {
-    auto = applyHash();
-  } catch (e) {
-    showError(`This link's options are invalid: ${e.message}`);
-  }
+  const link = applyLink();
   if (!ui.error.hidden) setState("error");
 
-  await wasmReady; // a failure is shown by the catch below
-  if (auto && ui.error.hidden) compose();
+  await state.ready; // a failure to load the library is shown by the catch below
+  await followLink(link);
+}
+
+/** The URL fragment in the form: { given, auto } (see applyHash), or null with the error shown. */
+function applyLink() {
+  try {
+    return applyHash();
+  } catch (e) {
+    showError(`This link's options are invalid: ${e.message}`);
+    return null;
+  }
+}
+
+/** Composes what a link asks for, once its options pass the library's check. */
+async function followLink(link) {
+  if (!link?.auto || !ui.error.hidden) return;
+  try {
+    await checkOptions(link.given);
+  } catch (e) {
+    return showError(`This link's options are invalid: ${e.message}`);
+  }
+  compose();
 }
 
 start().catch((e) => showError(e.message || String(e)));
 
-export { DEFAULTS };

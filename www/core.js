@@ -4,20 +4,6 @@
 
 const here = (path) => new URL(path, import.meta.url);
 
-/** The default prime: a barline, so a sample starts at the top of a measure (as the CLI). */
-export const DEFAULT_PRIME = "@\n";
-export const DEFAULTS = Object.freeze({
-  temperature: 0.8,
-  seed: 1,
-  length: 2000,
-  prime: DEFAULT_PRIME,
-  argmax: false,
-  raw: false, // true: without the **kern grammar (the published behaviour)
-  meter: "4/4", // the meter the grammar fills measures with until the music sets one
-});
-/** The longest sample the page offers (the library accepts up to 10,000,000 characters). */
-export const MAX_LENGTH = 200000;
-
 let wasmPromise = null;
 let wasmGeneration = 0; // bumped when a GPU failure may have left the WebAssembly instance broken
 
@@ -358,7 +344,7 @@ async function abandonGpu(model, reason) {
  */
 export async function sampleOn(model, choice, opts, options = {}) {
   if (choice.backend === "webgpu") {
-    model.composer.start(opts).free(); // bad options throw here, named, before the GPU is involved
+    model.composer.checkOptions(opts); // bad options throw here, named, before the GPU is involved
     try {
       return { ...(await sample(gpuTwin(model), opts, options)), backend: "webgpu", reason: choice.reason, fallback: false };
     } catch (e) {
@@ -404,63 +390,25 @@ async function batchOnGpu(model, optsList, { onProgress, signal }) {
   }
 }
 
-/** Number of complete measures in a raw sample (its `@` barline lines). */
-export function countBarlines(raw) {
-  return barlineAt(raw, Infinity).count;
-}
-
-/** { count, index }: the number of `@` lines, and where the `n`-th (1-based) starts (-1 if none). */
-function barlineAt(raw, n) {
-  let count = 0;
-  for (let i = raw.indexOf("@"); i >= 0; i = raw.indexOf("@", i + 1)) {
-    if ((i === 0 || raw[i - 1] === "\n") && (raw[i + 1] === "\n" || i + 1 === raw.length)) {
-      if (++count === n) return { count, index: i };
-    }
-  }
-  return { count, index: -1 };
+/**
+ * The sampling options' defaults and limits, from the library (their one source is Rust's
+ * `SampleOptions`): { options: { temperature, seed, prime, length, argmax, raw, meter },
+ * maxLength, maxTemperature, maxPrime, maxSeed }.
+ */
+export async function optionDefaults() {
+  return (await loadWasm()).defaults();
 }
 
 /**
- * The start of a raw sample that holds at most `measures` measures (cut before the barline
- * that would begin the next one), and whether it was cut. Engraving thousands of measures takes
- * verovio minutes, so the page engraves a long piece's beginning (the downloads have it all).
+ * Reads and checks sampling options given as values or text (form fields, attributes, a
+ * link): the library's own check. Resolves to the complete options
+ * { temperature, seed, prime, length, argmax, raw, meter }, or rejects with the first thing
+ * wrong. With a model, also checks them against it (its characters, the grammar's support).
  */
-export function firstMeasures(raw, measures) {
-  const { index } = barlineAt(raw, measures + 2);
-  return index < 0 ? { raw, cut: false } : { raw: raw.slice(0, index), cut: true };
-}
-
-/** Reads sampling options from strings (attributes, form fields, URL), with named errors. */
-export function parseOptions({ temperature, seed, length, prime, argmax, raw, meter } = {}) {
-  const out = { ...DEFAULTS };
-  const num = (v) => (typeof v === "number" ? v : String(v).trim() === "" ? NaN : Number(v));
-  if (temperature != null && temperature !== "") {
-    const t = num(temperature);
-    if (!(t > 0 && t <= 10)) throw new Error(`temperature must be a number above 0 and at most 10, got "${temperature}"`);
-    out.temperature = t;
-  }
-  if (seed != null && seed !== "") {
-    const s = num(seed);
-    if (!(Number.isSafeInteger(s) && s >= 0)) throw new Error(`seed must be a whole number from 0 to 2^53, got "${seed}"`);
-    out.seed = s;
-  }
-  if (length != null && length !== "") {
-    const l = num(length);
-    if (!(Number.isSafeInteger(l) && l >= 1 && l <= MAX_LENGTH)) {
-      throw new Error(`length must be a whole number from 1 to ${MAX_LENGTH}, got "${length}"`);
-    }
-    out.length = l;
-  }
-  if (prime != null && prime !== "") out.prime = String(prime);
-  const flag = (v) => v === true || v === "" || v === "1" || v === "true";
-  if (argmax != null) out.argmax = flag(argmax);
-  if (raw != null) out.raw = flag(raw);
-  if (meter != null && meter !== "") {
-    const m = /^\s*(\d{1,2})\s*\/\s*(\d{1,2})\s*$/.exec(String(meter));
-    if (!m) throw new Error(`meter must look like 3/4, got "${meter}"`);
-    out.meter = `${Number(m[1])}/${Number(m[2])}`;
-  }
-  return out;
+export async function checkOptions(given, model = null) {
+  const wasm = await loadWasm();
+  const opts = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined && v !== null));
+  return model ? model.composer.checkOptions(opts) : wasm.checkOptions(opts);
 }
 
 /** A random seed for the dice button. */

@@ -12,10 +12,10 @@
 // Events: progress { chars, total }, done (the result), error { message }.
 
 import {
+  checkOptions,
   chooseBackend,
   loadManifest,
   loadModel,
-  parseOptions,
   resolveAsset,
   sampleOn,
 } from "./core.js";
@@ -138,7 +138,8 @@ export class KernSampler extends HTMLElement {
     this.#button.textContent = "Stop";
     this.#progress.value = 0;
     try {
-      const opts = parseOptions({
+      // The attributes as written: the library reads and checks them (a wrong one is named).
+      const given = {
         temperature: this.getAttribute("temperature"),
         seed: this.getAttribute("seed"),
         length: this.getAttribute("length"),
@@ -146,9 +147,11 @@ export class KernSampler extends HTMLElement {
         argmax: this.hasAttribute("argmax") ? this.getAttribute("argmax") !== "false" : undefined,
         raw: this.hasAttribute("raw") ? this.getAttribute("raw") !== "false" : undefined,
         meter: this.getAttribute("meter"),
-      });
+      };
+      await checkOptions(given);
       this.#say("Loading…");
       const model = await loadModel(await this.modelURL());
+      const opts = await checkOptions(given, model);
       const { composer, info } = model;
       if (!current()) throw superseded();
       const choice = await chooseBackend(this.getAttribute("backend") || "auto", model);
@@ -164,7 +167,7 @@ export class KernSampler extends HTMLElement {
         },
       });
       if (!current()) throw superseded();
-      const kern = composer.score(s.raw, opts).kern;
+      const kern = composer.score(s.raw, opts, {}).kern;
       const result = {
         kern,
         raw: s.raw,

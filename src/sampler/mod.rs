@@ -163,11 +163,8 @@ pub struct Sampler {
 impl Sampler {
     /// Validates the options and feeds the prime text through the model.
     pub fn new(model: Arc<CpuModel>, opts: SampleOptions) -> Result<Self, SampleError> {
-        opts.validate()?;
-        let tokens = model.vocab().encode(&opts.prime)?;
+        let (tokens, grammar) = Self::prepare(&model, &opts)?;
         let v = model.hyper().vocab_size;
-        let grammar =
-            if opts.raw { None } else { Some(prime_grammar(&opts, model.vocab().chars())?) };
         let mut sampler = Sampler {
             state: model.zero_state(),
             logits: vec![0.0; v],
@@ -185,6 +182,25 @@ impl Sampler {
             sampler.model.step(&mut sampler.state, t, &mut sampler.logits);
         }
         Ok(sampler)
+    }
+
+    /// Whether `opts` can sample from `model`, without running it: every check
+    /// [`Sampler::new`] makes (the options, the prime's characters and **kern, the grammar's
+    /// support for the model's vocabulary).
+    pub fn check(model: &CpuModel, opts: &SampleOptions) -> Result<(), SampleError> {
+        Self::prepare(model, opts).map(|_| ())
+    }
+
+    /// The prime's tokens and the grammar after it (none when raw).
+    fn prepare(
+        model: &CpuModel,
+        opts: &SampleOptions,
+    ) -> Result<(Vec<usize>, Option<Grammar>), SampleError> {
+        opts.validate()?;
+        let tokens = model.vocab().encode(&opts.prime)?;
+        let grammar =
+            if opts.raw { None } else { Some(prime_grammar(opts, model.vocab().chars())?) };
+        Ok((tokens, grammar))
     }
 
     pub fn options(&self) -> &SampleOptions {

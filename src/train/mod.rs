@@ -393,210 +393,305 @@ pub fn evaluate_corpus(
 /// initialisation and dropout masks then depend only on its own seed.
 static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Trains (or resumes) a model, checkpointing as it goes, and exports its weights.
+/// Trains (or resumes) a model, checkpointing as it goes, and exports its weights: opens the
+/// run, trains its epochs until it finishes or is stopped, then checkpoints and exports.
 pub fn train(run: &TrainRun, progress: &mut dyn Progress) -> Result<TrainReport, TrainError> {
     let _turn = ONE_RUN_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    run.config.validate()?;
-    if run.name.is_empty()
-        || !run.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        || run.name.starts_with('.')
-    {
-        return Err(TrainError::Config(format!(
-            "--name {:?} must be letters, digits, '-', '_' or '.' (it names files)",
-            run.name
-        )));
-    }
-    let corpus = prepare_dir(&run.corpus)?;
-    for w in &corpus.warnings {
-        progress.line(&format!("warning: {w}"));
-    }
-    progress.line(&corpus.summary(&run.corpus));
-    let hash = fingerprint(&corpus.text);
-    let base_device = run.backend.device()?;
-    let device = base_device.clone().autodiff();
+    let (mut session, model) = Session::open(run, progress)?;
+    let (model, outcome) = session.train_epochs(model, run, progress)?;
+    session.finish(model, run, outcome, progress)
+}
 
-    let existing = checkpoint::exists(&run.checkpoint_dir);
-    if existing && !run.resume {
-        return Err(TrainError::Checkpoint(format!(
-            "{} already holds a training run: pass --resume to continue it, or delete that folder to start over",
-            run.checkpoint_dir.display()
-        )));
-    }
-    if run.config.final_lr.is_some() && !run.resume {
-        return Err(TrainError::Config("--final-lr continues a run: use it with --resume".into()));
-    }
-    if !existing && run.resume {
-        return Err(TrainError::Checkpoint(format!(
-            "--resume: no checkpoint in {} (nothing to resume; leave out --resume to start)",
-            run.checkpoint_dir.display()
-        )));
-    }
+/// A run in progress in this process: the model's optimiser, the run's state, the hidden state
+/// carried between batches, and the batches. The model itself goes through the steps by value
+/// (the optimiser updates its tensors in place when nothing else holds them).
+struct Session {
+    optim: ModuleOptimizer,
+    state: TrainState,
+    carried: Option<State>,
+    vocab: Vocab,
+    train_batches: Batches,
+    valid_batches: Batches,
+    device: Device,
+}
 
-    let (mut model, mut optim, mut state, mut carried) = if run.resume {
-        let loaded = checkpoint::load(&run.checkpoint_dir, &device, adam)?;
-        let mut state = loaded.state;
-        if state.corpus_hash != hash {
-            return Err(TrainError::Checkpoint(format!(
-                "the checkpoint in {} was trained on a different corpus ({}: {} files) than {} ({} files); resume with the same --corpus",
-                run.checkpoint_dir.display(),
-                state.corpus,
-                state.corpus_files,
-                run.corpus.display(),
-                corpus.files.len()
+impl Session {
+    /// Checks the run's options, prepares the corpus and sets the device up, then starts a new
+    /// run or loads the checkpoint to resume.
+    fn open(
+        run: &TrainRun,
+        progress: &mut dyn Progress,
+    ) -> Result<(Session, CharLstm), TrainError> {
+        run.config.validate()?;
+        if run.name.is_empty()
+            || !run.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || run.name.starts_with('.')
+        {
+            return Err(TrainError::Config(format!(
+                "--name {:?} must be letters, digits, '-', '_' or '.' (it names files)",
+                run.name
             )));
         }
-        // Only the length of a run, a final low-rate phase and the device may change when
-        // resuming (checkpoints are device-independent).
-        state.config.epochs = run.config.epochs;
-        state.backend = run.backend;
-        if let Some((_, lr)) = run.config.final_lr {
-            state.config.final_lr = Some((state.epoch, lr));
-            progress.line(&format!("from epoch {} on, learning rate {lr:.2e}", state.epoch));
+        let corpus = prepare_dir(&run.corpus)?;
+        for w in &corpus.warnings {
+            progress.line(&format!("warning: {w}"));
         }
-        progress.line(&format!(
-            "resuming {} at epoch {:.2} (iteration {}), last validation loss {}",
-            state.name,
-            state.epochs_done(),
-            state.global_iteration,
-            state.valid_loss.map_or("-".into(), |v| format!("{v:.4}"))
-        ));
-        (loaded.model, loaded.optim, state, loaded.carried)
-    } else {
-        device.seed(run.config.seed);
-        let vocab = Vocab::from_text(&corpus.text);
-        let hyper =
-            Hyper { vocab_size: vocab.len(), layers: run.config.layers, hidden: run.config.hidden };
-        let model = CharLstm::new(hyper, run.config.dropout, &device);
-        let tokens = vocab.encode(&corpus.text).unwrap_or_default();
-        let (tr, va) = split(&tokens, run.config.valid_fraction);
-        let state = TrainState {
-            name: run.name.clone(),
-            config: run.config.clone(),
-            backend: run.backend,
-            vocab: vocab.as_string(),
-            corpus: run.corpus.display().to_string(),
-            corpus_files: corpus.files.len(),
-            corpus_hash: hash,
-            train_chars: tr.len(),
-            valid_chars: va.len(),
-            epoch: 0,
-            iteration: 0,
-            iterations_per_epoch: 0,
-            global_iteration: 0,
-            train_seconds: 0.0,
-            wall_seconds: 0.0,
-            train_loss: None,
-            valid_loss: None,
-            best_valid_loss: None,
-            history: Vec::new(),
-        };
-        (model, adam(&run.config), state, None)
-    };
-    let config = state.config.clone();
-    let vocab = Vocab::from_chars(state.vocab.chars().collect())
-        .ok_or_else(|| TrainError::Checkpoint("checkpoint vocabulary is invalid".into()))?;
-    let tokens = vocab.encode(&corpus.text).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
-    let (train_tokens, valid_tokens) = split(&tokens, config.valid_fraction);
-    let too_short = |what: &str, n: usize| {
-        TrainError::Config(format!(
-            "the {what} text ({n} characters) is too short for one batch of {} x {} characters; use a smaller --batch-size or --seq-length",
-            config.batch, config.seq_len
-        ))
-    };
-    let train_batches = Batches::new(train_tokens, config.batch, config.seq_len)
-        .ok_or_else(|| too_short("training", train_tokens.len()))?;
-    // Validation uses as many streams as the held-out text allows.
-    let valid_batch =
-        (valid_tokens.len().saturating_sub(1) / config.seq_len).clamp(1, config.batch);
-    let valid_batches = Batches::new(valid_tokens, valid_batch, config.seq_len)
-        .ok_or_else(|| too_short("validation", valid_tokens.len()))?;
-    state.iterations_per_epoch = train_batches.iterations;
+        progress.line(&corpus.summary(&run.corpus));
+        let device = run.backend.device()?.autodiff();
 
-    let total = (config.epochs * train_batches.iterations) as u64;
-    progress.start(total, state.global_iteration);
-    let session_start = Instant::now();
-    let wall_before = state.wall_seconds;
-    let mut session_iterations = 0u64;
-    let outcome = loop {
-        if state.finished() {
-            break Outcome::Finished;
+        let existing = checkpoint::exists(&run.checkpoint_dir);
+        if existing && !run.resume {
+            return Err(TrainError::Checkpoint(format!(
+                "{} already holds a training run: pass --resume to continue it, or delete that folder to start over",
+                run.checkpoint_dir.display()
+            )));
         }
-        if run.stop.load(Ordering::SeqCst) {
-            break Outcome::Interrupted;
+        if run.config.final_lr.is_some() && !run.resume {
+            return Err(TrainError::Config(
+                "--final-lr continues a run: use it with --resume".into(),
+            ));
         }
-        let minutes = session_start.elapsed().as_secs_f64() / 60.0;
-        if run.max_minutes.is_some_and(|m| minutes >= m)
-            || run.max_iterations.is_some_and(|n| session_iterations >= n)
-        {
-            break Outcome::OutOfTime;
+        if !existing && run.resume {
+            return Err(TrainError::Checkpoint(format!(
+                "--resume: no checkpoint in {} (nothing to resume; leave out --resume to start)",
+                run.checkpoint_dir.display()
+            )));
         }
+        let (model, optim, state, carried) = if run.resume {
+            resume(run, &corpus, &device, progress)?
+        } else {
+            start(run, &corpus, &device)
+        };
+        let config = &state.config;
+        let vocab = Vocab::from_chars(state.vocab.chars().collect())
+            .ok_or_else(|| TrainError::Checkpoint("checkpoint vocabulary is invalid".into()))?;
+        let tokens =
+            vocab.encode(&corpus.text).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
+        let (train_tokens, valid_tokens) = split(&tokens, config.valid_fraction);
+        let too_short = |what: &str, n: usize| {
+            TrainError::Config(format!(
+                "the {what} text ({n} characters) is too short for one batch of {} x {} characters; use a smaller --batch-size or --seq-length",
+                config.batch, config.seq_len
+            ))
+        };
+        let train_batches = Batches::new(train_tokens, config.batch, config.seq_len)
+            .ok_or_else(|| too_short("training", train_tokens.len()))?;
+        // Validation uses as many streams as the held-out text allows.
+        let valid_batch =
+            (valid_tokens.len().saturating_sub(1) / config.seq_len).clamp(1, config.batch);
+        let valid_batches = Batches::new(valid_tokens, valid_batch, config.seq_len)
+            .ok_or_else(|| too_short("validation", valid_tokens.len()))?;
+        let mut state = state;
+        state.iterations_per_epoch = train_batches.iterations;
+        Ok((Session { optim, state, carried, vocab, train_batches, valid_batches, device }, model))
+    }
+
+    /// Trains until the last epoch ends, or until the run is stopped (Ctrl-C) or its time or
+    /// iteration budget is spent; validates and checkpoints every `eval_every` iterations and
+    /// at each epoch end.
+    fn train_epochs(
+        &mut self,
+        mut model: CharLstm,
+        run: &TrainRun,
+        progress: &mut dyn Progress,
+    ) -> Result<(CharLstm, Outcome), TrainError> {
+        let config = self.state.config.clone();
+        let total = (config.epochs * self.train_batches.iterations) as u64;
+        progress.start(total, self.state.global_iteration);
+        let session_start = Instant::now();
+        let wall_before = self.state.wall_seconds;
+        let mut session_iterations = 0u64;
+        let outcome = loop {
+            if self.state.finished() {
+                break Outcome::Finished;
+            }
+            if run.stop.load(Ordering::SeqCst) {
+                break Outcome::Interrupted;
+            }
+            let minutes = session_start.elapsed().as_secs_f64() / 60.0;
+            if run.max_minutes.is_some_and(|m| minutes >= m)
+                || run.max_iterations.is_some_and(|n| session_iterations >= n)
+            {
+                break Outcome::OutOfTime;
+            }
+            let lr = config.learning_rate_at(self.state.epoch);
+            let epoch_end;
+            (model, epoch_end) = self.step(model, lr)?;
+            session_iterations += 1;
+            progress.step(&self.state, self.state.chars_per_second());
+            let s = &self.state;
+            if epoch_end || s.global_iteration.is_multiple_of(config.eval_every as u64) {
+                self.state.wall_seconds = wall_before + session_start.elapsed().as_secs_f64();
+                self.validate(&model, run, lr, progress)?;
+            }
+        };
+        self.state.wall_seconds = wall_before + session_start.elapsed().as_secs_f64();
+        Ok((model, outcome))
+    }
+
+    /// One training iteration at learning rate `lr`: the updated model, and whether it ended an
+    /// epoch.
+    fn step(&mut self, model: CharLstm, lr: f64) -> Result<(CharLstm, bool), TrainError> {
+        let config = &self.state.config;
         let step_start = Instant::now();
         // Dropout masks depend only on the seed and the iteration, so a resumed run draws the
         // same ones as an uninterrupted one.
-        device.seed(config.seed ^ state.global_iteration.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let lr = config.learning_rate_at(state.epoch);
-        let (x, y) = train_batches.get(state.iteration, &device);
-        let (logits, next) = model.forward(x, carried.take());
+        self.device
+            .seed(config.seed ^ self.state.global_iteration.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let (x, y) = self.train_batches.get(self.state.iteration, &self.device);
+        let (logits, next) = model.forward(x, self.carried.take());
         let loss = cross_entropy(logits, y);
         let loss_value = loss.clone().into_scalar::<f32>();
         if !loss_value.is_finite() {
             return Err(TrainError::Diverged {
                 loss: loss_value,
-                iteration: state.global_iteration,
+                iteration: self.state.global_iteration,
             });
         }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(lr, model, grads);
-        carried = Some(detach(next));
-        state.train_seconds += step_start.elapsed().as_secs_f64();
-        state.iteration += 1;
-        state.global_iteration += 1;
-        session_iterations += 1;
+        let model = self.optim.step(lr, model, grads);
+        self.carried = Some(detach(next));
+        let s = &mut self.state;
+        s.train_seconds += step_start.elapsed().as_secs_f64();
+        s.iteration += 1;
+        s.global_iteration += 1;
         let l = loss_value as f64;
-        state.train_loss = Some(state.train_loss.map_or(l, |s| 0.95 * s + 0.05 * l));
-        let epoch_end = state.iteration >= train_batches.iterations;
+        s.train_loss = Some(s.train_loss.map_or(l, |t| 0.95 * t + 0.05 * l));
+        let epoch_end = s.iteration >= self.train_batches.iterations;
         if epoch_end {
-            state.epoch += 1;
-            state.iteration = 0;
+            s.epoch += 1;
+            s.iteration = 0;
             // Each epoch starts the streams again from their beginnings.
-            carried = None;
+            self.carried = None;
         }
-        progress.step(&state, state.chars_per_second());
-        if epoch_end || state.global_iteration % config.eval_every as u64 == 0 {
-            let v = evaluate(&model, &valid_batches);
-            state.valid_loss = Some(v);
-            if state.best_valid_loss.is_none_or(|b| v < b) {
-                state.best_valid_loss = Some(v);
-                // The best weights so far, kept beside the checkpoints: what the run exports.
-                let best = model.to_weights(vocab.clone(), state.provenance());
-                checkpoint::save_best(&run.checkpoint_dir, &best)?;
-            }
-            state.history.push(LossPoint {
-                iteration: state.global_iteration,
-                epoch: state.epochs_done(),
-                train_loss: state.train_loss.unwrap_or(f64::NAN),
-                valid_loss: v,
-            });
-            state.wall_seconds = wall_before + session_start.elapsed().as_secs_f64();
-            checkpoint::save(&run.checkpoint_dir, &model, &optim, &state, carried.as_ref())?;
-            progress.line(&format!(
-                "epoch {:.2} iteration {}: train loss {:.4}, validation loss {:.4}, lr {:.2e}, {:.0} chars/s",
-                state.epochs_done(),
-                state.global_iteration,
-                state.train_loss.unwrap_or(f64::NAN),
-                v,
-                lr,
-                state.chars_per_second()
-            ));
+        Ok((model, epoch_end))
+    }
+
+    /// Validation loss, the best weights so far, the history and a checkpoint.
+    fn validate(
+        &mut self,
+        model: &CharLstm,
+        run: &TrainRun,
+        lr: f64,
+        progress: &mut dyn Progress,
+    ) -> Result<(), TrainError> {
+        let v = evaluate(model, &self.valid_batches);
+        let s = &mut self.state;
+        s.valid_loss = Some(v);
+        if s.best_valid_loss.is_none_or(|b| v < b) {
+            s.best_valid_loss = Some(v);
+            // The best weights so far, kept beside the checkpoints: what the run exports.
+            let best = model.to_weights(self.vocab.clone(), s.provenance());
+            checkpoint::save_best(&run.checkpoint_dir, &best)?;
         }
+        s.history.push(LossPoint {
+            iteration: s.global_iteration,
+            epoch: s.epochs_done(),
+            train_loss: s.train_loss.unwrap_or(f64::NAN),
+            valid_loss: v,
+        });
+        let s = &self.state;
+        checkpoint::save(&run.checkpoint_dir, model, &self.optim, s, self.carried.as_ref())?;
+        progress.line(&format!(
+            "epoch {:.2} iteration {}: train loss {:.4}, validation loss {:.4}, lr {:.2e}, {:.0} chars/s",
+            s.epochs_done(),
+            s.global_iteration,
+            s.train_loss.unwrap_or(f64::NAN),
+            v,
+            lr,
+            s.chars_per_second()
+        ));
+        Ok(())
+    }
+
+    /// Checkpoints where the run stopped and exports the weights (those with the best
+    /// validation loss unless `export_last`).
+    fn finish(
+        self,
+        model: CharLstm,
+        run: &TrainRun,
+        outcome: Outcome,
+        progress: &mut dyn Progress,
+    ) -> Result<TrainReport, TrainError> {
+        let Session { optim, state, carried, vocab, .. } = self;
+        checkpoint::save(&run.checkpoint_dir, &model, &optim, &state, carried.as_ref())?;
+        progress.finish();
+        let best = if run.export_last { None } else { checkpoint::load_best(&run.checkpoint_dir)? };
+        let weights = best.unwrap_or_else(|| model.to_weights(vocab, state.provenance()));
+        let weights_file = export(&weights, &run.out_dir, &run.name)?;
+        Ok(TrainReport { outcome, state, weights_file, exported: weights.provenance.clone() })
+    }
+}
+
+type Opened = (CharLstm, ModuleOptimizer, TrainState, Option<State>);
+
+/// A new run: the model initialised from the seed, the state at its start.
+fn start(run: &TrainRun, corpus: &Corpus, device: &Device) -> Opened {
+    device.seed(run.config.seed);
+    let vocab = Vocab::from_text(&corpus.text);
+    let hyper =
+        Hyper { vocab_size: vocab.len(), layers: run.config.layers, hidden: run.config.hidden };
+    let model = CharLstm::new(hyper, run.config.dropout, device);
+    let tokens = vocab.encode(&corpus.text).unwrap_or_default();
+    let (tr, va) = split(&tokens, run.config.valid_fraction);
+    let state = TrainState {
+        name: run.name.clone(),
+        config: run.config.clone(),
+        backend: run.backend,
+        vocab: vocab.as_string(),
+        corpus: run.corpus.display().to_string(),
+        corpus_files: corpus.files.len(),
+        corpus_hash: fingerprint(&corpus.text),
+        train_chars: tr.len(),
+        valid_chars: va.len(),
+        epoch: 0,
+        iteration: 0,
+        iterations_per_epoch: 0,
+        global_iteration: 0,
+        train_seconds: 0.0,
+        wall_seconds: 0.0,
+        train_loss: None,
+        valid_loss: None,
+        best_valid_loss: None,
+        history: Vec::new(),
     };
-    state.wall_seconds = wall_before + session_start.elapsed().as_secs_f64();
-    checkpoint::save(&run.checkpoint_dir, &model, &optim, &state, carried.as_ref())?;
-    progress.finish();
-    let best = if run.export_last { None } else { checkpoint::load_best(&run.checkpoint_dir)? };
-    let weights = best.unwrap_or_else(|| model.to_weights(vocab, state.provenance()));
-    let weights_file = export(&weights, &run.out_dir, &run.name)?;
-    Ok(TrainReport { outcome, state, weights_file, exported: weights.provenance.clone() })
+    (model, adam(&run.config), state, None)
+}
+
+/// The checkpoint of an earlier run, on the same corpus; only the length of a run, a final
+/// low-rate phase and the device may change (checkpoints are device-independent).
+fn resume(
+    run: &TrainRun,
+    corpus: &Corpus,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> Result<Opened, TrainError> {
+    let loaded = checkpoint::load(&run.checkpoint_dir, device, adam)?;
+    let mut state = loaded.state;
+    if state.corpus_hash != fingerprint(&corpus.text) {
+        return Err(TrainError::Checkpoint(format!(
+            "the checkpoint in {} was trained on a different corpus ({}: {} files) than {} ({} files); resume with the same --corpus",
+            run.checkpoint_dir.display(),
+            state.corpus,
+            state.corpus_files,
+            run.corpus.display(),
+            corpus.files.len()
+        )));
+    }
+    state.config.epochs = run.config.epochs;
+    state.backend = run.backend;
+    if let Some((_, lr)) = run.config.final_lr {
+        state.config.final_lr = Some((state.epoch, lr));
+        progress.line(&format!("from epoch {} on, learning rate {lr:.2e}", state.epoch));
+    }
+    progress.line(&format!(
+        "resuming {} at epoch {:.2} (iteration {}), last validation loss {}",
+        state.name,
+        state.epochs_done(),
+        state.global_iteration,
+        state.valid_loss.map_or("-".into(), |v| format!("{v:.4}"))
+    ));
+    Ok((loaded.model, loaded.optim, state, loaded.carried))
 }
 
 /// Writes `NAME.safetensors` into `out_dir` (atomically) and records it in `manifest.json`.

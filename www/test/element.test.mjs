@@ -24,6 +24,7 @@ fs.writeFileSync(
 <kern-sampler id="cpu" model="../test-models/tiny.safetensors" seed="5" length="300" backend="cpu"></kern-sampler>
 <kern-sampler id="missing" model="../test-models/missing.safetensors"></kern-sampler>
 <kern-sampler id="bad" model="../test-models/tiny.safetensors" temperature="hot"></kern-sampler>
+<kern-sampler id="bad-meter" model="../test-models/tiny.safetensors" meter="0/4"></kern-sampler>
 <kern-sampler id="long" model="../test-models/tiny.safetensors" seed="2" length="200000"></kern-sampler>
 <kern-sampler id="default" seed="3" length="200"></kern-sampler>
 `,
@@ -143,6 +144,8 @@ for (const config of CONFIGS) {
       for (const [id, pattern] of [
         ["missing", /cannot download the model .*missing\.safetensors: HTTP 404/],
         ["bad", /temperature must be a number above 0 and at most 10, got "hot"/],
+        // the one meter rule, in the words of `kernrnn sample` and `kernrnn check`
+        ["bad-meter", /^meter must be N\/D with N a whole number from 1 to 99 and D one of 1, 2, 4, 8, 16, 32, 64, got "0\/4"$/],
       ]) {
         const { rejected, events } = await generate(page, id);
         assert.ok(rejected?.isError, `${id}: generate() rejects with an Error`);

@@ -288,6 +288,21 @@ for (const config of CONFIGS) {
       assert.ok(!new URL(page.url()).hash.includes("model="), "a link cannot name the user's file");
     });
 
+    test("the form's defaults and limits are the library's (the command line's)", async () => {
+      const page = await browser.newPage();
+      await page.goto(srv.url(`#model=${MODEL}`));
+      await page.waitForFunction(() => document.body.dataset.state === "idle" && document.querySelector("#length").value, null, { polling: 100 });
+      assert.deepEqual(
+        await page.evaluate(() => ["temperature", "seed", "length", "prime", "meter"].map((id) => document.getElementById(id).value)),
+        ["0.8", "1", "2000", "@\n", "4/4"],
+      );
+      assert.equal(await page.getAttribute("#length", "max"), "10000000");
+      assert.equal(await page.getAttribute("#temperature", "max"), "10");
+      await page.click("#compose");
+      assert.equal(await settled(page), "done", await page.textContent("#error"));
+      assert.equal(await page.textContent("#raw"), cli("sample", "--model", model.file));
+    });
+
     test("what is typed while the page loads is kept: a link's options never overwrite it", async () => {
       const page = await browser.newPage();
       // Hold the WebAssembly back, so the form is typed into before the library is ready.
@@ -393,10 +408,21 @@ for (const config of CONFIGS) {
       assert.match(await page.textContent("#error"), /not a kernrnn weights file/);
       await notBlank(page);
 
-      // Invalid options are named.
-      await page.goto("about:blank");
-      await page.goto(srv.url(`#model=${MODEL}&seed=1&temperature=80`));
-      assert.match(await errorText(page), /temperature must be a number above 0 and at most 10/);
+      // Invalid options are named, in the library's words (those of the command line).
+      for (const [hash, message] of [
+        ["temperature=80", /temperature must be a number above 0 and at most 10, got "80"/],
+        ["temperature=NaN", /temperature must be a number above 0 and at most 10, got "NaN"/],
+        ["length=99999999999", /length must be a whole number from 1 to 10000000, got "99999999999"/],
+        ["meter=0/4", /meter must be N\/D with N a whole number from 1 to 99 and D one of 1, 2, 4, 8, 16, 32, 64, got "0\/4"/],
+        ["meter=100/4", /got "100\/4"/],
+        ["backend=quantum", /backend must be auto, webgpu or cpu, got "quantum"/],
+        ["colour=red", /unknown option "colour"/],
+      ]) {
+        await page.goto("about:blank");
+        await page.goto(srv.url(`#model=${MODEL}&seed=1&${hash}`));
+        assert.match(await errorText(page), message, hash);
+        assert.equal(await page.textContent("#raw"), "", `${hash}: nothing was composed`);
+      }
 
       // The WebAssembly does not start.
       const broken = await browser.newPage();

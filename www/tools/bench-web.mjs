@@ -411,7 +411,7 @@ async function benchmarks() {
       const t0 = performance.now();
       let chars = 0;
       for (let k = 0; k < n; k++) {
-        const opts = { ...(core?.DEFAULTS || {}), seed: 1 + k, temperature, length, raw: false };
+        const opts = { seed: 1 + k, temperature, length, raw: false };
         const t = performance.now();
         if (core?.sample) {
           const r = await core.sample(composer, opts);

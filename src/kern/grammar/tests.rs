@@ -1,169 +1,248 @@
+//! The grammar's rules, one behaviour a test, and random walks that hold it to its promise:
+//! from every state it reaches some character is allowed, and what it accepts the checker
+//! finds valid.
+
 use super::*;
+use crate::kern::limits::*;
 
 /// The meter `n/d` (an accepted one).
 fn mt(n: u32, d: u32) -> Meter {
     Meter::new(n, d).unwrap()
 }
-use crate::kern::duration::{DurSet, TPW};
-use crate::kern::limits::*;
 
-fn strict() -> Grammar {
-    Grammar::new(GrammarOptions::default())
+/// A sampling grammar (rhythm on, 4/4) after `text`.
+fn after(text: &str) -> Grammar {
+    let mut g = Grammar::new(GrammarOptions::default());
+    g.push_str(text).unwrap_or_else(|e| panic!("{e} in {text:?}"));
+    g
 }
 
-fn accepts(g: &mut Grammar, s: &str) -> Result<(), GrammarError> {
-    g.push_str(s)
+/// The message of the refusal `text` meets after `before`.
+fn refusal(before: &str, text: &str) -> String {
+    after(before).push_str(text).unwrap_err().to_string()
+}
+
+/// Which of `chars` may come next.
+fn allowed(g: &Grammar, chars: &str) -> String {
+    chars.chars().filter(|&c| g.allows(c)).collect()
 }
 
 #[test]
-fn a_simple_piece() {
-    let mut g = strict();
-    let text = "@\n4c\t4e\tp\n4d\t4f\t.\n2e\t2g\t.\n@\n*-\t*-\t*-\n@\n";
-    accepts(&mut g, text).unwrap();
-    assert_eq!(g.spines(), 0);
+fn a_piece_of_two_hands_and_dynamics_ends_at_a_barline() {
+    let g = after("@\n4c\t4e\tp\n4d\t4f\t.\n2e\t2g\t.\n@\n*-\t*-\t*-\n@\n");
+    assert_eq!(g.spines(), 0, "a new piece has no spines yet");
     assert!(g.at_line_start());
 }
 
 #[test]
-fn rejects_with_positions() {
-    let mut g = strict();
-    g.push_str("@\n4c\t4e\tp\n").unwrap();
-    // the first spine's quarter note has ended: `.` is not allowed
-    // both notes end together: `.` in the first field would make a grace line, but not
-    // in the last due field too
-    let e = g.push_str("4d\t4f\tp\n.\t.").unwrap_err();
-    assert_eq!((e.line, e.column), (4, 3), "{e}");
-    let mut g = strict();
-    g.push_str("@\n4c\t4e\tp\n").unwrap();
-    // a whole note does not fit in the 3/4 left; it could only be a grace note, but those
-    // are written 8 or shorter
-    let e = g.push_str("1c").unwrap_err();
-    assert_eq!((e.line, e.column), (3, 2), "{e}");
-    assert!(g.allows('2') && g.allows('4') && g.allows('6') && !g.allows('.') && !g.allows('c'));
-    g.push_str("6").unwrap();
-    assert!(g.allows('c'), "16c");
+fn a_refusal_names_its_line_column_and_rule() {
+    // both notes end together: `.` in the first field would make a grace line, but the last
+    // due field cannot be `.` too
+    assert_eq!(
+        refusal("@\n4c\t4e\tp\n4d\t4f\tp\n", ".\t."),
+        "line 4, column 3: '.' is not allowed here: this spine's note has ended: a note or rest (or a grace note) is due"
+    );
 }
 
 #[test]
-fn rhythm_rules() {
-    let mut g = strict();
-    g.push_str("@\n1c\t1e\tp\n@\n2c\t4e\tp\n").unwrap();
-    // spine 1 sounds: `.`; spine 2 is due: a note
-    assert!(!g.allows('4'));
-    assert!(g.allows('.'));
-    g.push_str(".\t").unwrap();
-    // spine 2 is the only due spine: `.` would need a grace note in a later field
-    assert!(!g.allows('.'));
-    // barline only when both spines are at the same time
-    assert!(g.clone().push_str("4f\t.\n").is_ok());
-    assert!(g.clone().push_str("8f\t.\n@").is_err());
-    g.push_str("4f\t.\n").unwrap();
-    g.push_str("2c\t2e\t.\n").unwrap();
-    assert!(g.allows('@'));
-    g.push_str("@\n").unwrap();
-    assert!(!g.allows('@'), "no empty measure right after a barline");
-    assert!(g.at_line_start());
+fn a_note_longer_than_what_is_left_of_the_measure_is_refused() {
+    // a whole note does not fit in the 3/4 left; it could only be a grace note, but those are
+    // written 8 or shorter
+    assert_eq!(
+        refusal("@\n4c\t4e\tp\n", "1c"),
+        "line 3, column 2: 'c' is not allowed here: the duration does not fit the measure (or the line) here"
+    );
 }
 
 #[test]
-fn pickup_and_short_last_measure() {
-    let mut g = strict();
-    g.push_str("@\n4c\t4e\t.\n@\n").unwrap(); // pickup
-    g.push_str("1c\t1e\t.\n@\n4c\t4e\t.\n").unwrap();
-    assert!(g.allows('@'));
-    g.push_str("@\n").unwrap();
-    // a short measure must be the last: no data now
-    assert!(!g.allows('4') && !g.allows('.') && !g.allows('@'));
-    g.push_str("*\t*\t*\n*-\t*-\t*-\n@\n").unwrap();
+fn only_digits_that_can_start_a_fitting_duration_may_come() {
+    let g = after("@\n4c\t4e\tp\n1");
+    // 10 11 12 14 16 17(6) 18 (112 128) fit in the 3/4 left; a whole note does not
+    assert_eq!(allowed(&g, "0123456789.c"), "0124678");
+    assert!(after("@\n4c\t4e\tp\n16").allows('c'));
 }
 
 #[test]
-fn grace_lines() {
-    let mut g = strict();
-    g.push_str("@\n4c\t4e\t.\n").unwrap();
-    g.push_str(".\t16ffq\t.\n").unwrap();
-    g.push_str("4c\t4e\t.\n").unwrap();
-    // a line with only `.` in due spines is refused
-    let mut h = g.clone();
-    assert!(h.push_str(".\t.\t.\n").is_err());
-    // grace note in a spine that still sounds: refused
-    let mut g = strict();
-    g.push_str("@\n2c\t4e\t.\n").unwrap();
-    assert!(g.clone().push_str("8cq\t").is_err());
+fn a_spine_whose_note_still_sounds_carries_a_dot() {
+    let g = after("@\n1c\t1e\tp\n@\n2c\t4e\tp\n");
+    assert_eq!(allowed(&g, "4."), ".");
+    assert_eq!(
+        refusal("@\n1c\t1e\tp\n@\n2c\t4e\tp\n", "4"),
+        "line 5, column 1: '4' is not allowed here: this spine's note still sounds: only `.` may come here"
+    );
 }
 
 #[test]
-fn chords_and_tuplets() {
-    let mut g = strict();
-    g.push_str("@\n4c 4e 4g\t12cc\t.\n.\t12dd\t.\n.\t12ee\t.\n2.c\t2.g\t.\n@\n").unwrap();
-    let mut g = strict();
-    g.push_str("@\n4c\t").unwrap();
-    // chord notes share the duration
-    g.push_str("4e").unwrap();
-    assert!(g.allows(' '));
-    g.push(' ').unwrap();
-    assert!(!g.allows('8') && g.allows('4'));
+fn the_only_due_spine_of_a_line_takes_a_note_not_a_dot() {
+    assert!(!after("@\n1c\t1e\tp\n@\n2c\t4e\tp\n.\t").allows('.'));
 }
 
 #[test]
-fn spine_manipulation() {
-    let mut g = strict();
-    g.push_str("@\n*\t*^\t*\n").unwrap();
+fn a_barline_comes_only_when_every_kern_spine_is_at_the_same_time() {
+    assert_eq!(
+        refusal("@\n2c\t2e\t.\n", "4c\t8e\t.\n@"),
+        "line 4, column 1: '@' is not allowed here: the kern spines are not at the same time"
+    );
+    assert!(after("@\n2c\t2e\t.\n2c\t2e\t.\n").allows('@'));
+}
+
+#[test]
+fn a_measure_with_nothing_in_it_is_refused() {
+    assert_eq!(
+        refusal("@\n1c\t1e\t.\n@\n", "@"),
+        "line 4, column 1: '@' is not allowed here: a measure with nothing in it"
+    );
+}
+
+#[test]
+fn the_first_measure_of_a_piece_may_be_a_short_pickup() {
+    after("@\n4c\t4e\t.\n@\n1c\t1e\t.\n@\n");
+}
+
+#[test]
+fn a_short_measure_later_in_a_piece_must_be_its_last() {
+    let g = after("@\n4c\t4e\t.\n@\n1c\t1e\t.\n@\n4c\t4e\t.\n@\n");
+    assert_eq!(allowed(&g, "4.@*"), "*");
+    after("@\n4c\t4e\t.\n@\n1c\t1e\t.\n@\n4c\t4e\t.\n@\n*\t*\t*\n*-\t*-\t*-\n@\n");
+}
+
+#[test]
+fn grace_notes_take_a_line_of_their_own_with_dots_in_the_other_spines() {
+    after("@\n4c\t4e\t.\n.\t16ffq\t.\n4c\t4e\t.\n");
+}
+
+#[test]
+fn a_line_of_dots_where_notes_are_due_is_refused() {
+    assert!(after("@\n4c\t4e\t.\n").push_str(".\t.\t.\n").is_err());
+}
+
+#[test]
+fn a_grace_note_while_the_previous_note_still_sounds_is_refused() {
+    assert!(after("@\n2c\t4e\t.\n").push_str("8cq\t").is_err());
+}
+
+#[test]
+fn a_grace_line_may_close_a_measure_and_hold_a_chord_of_grace_notes() {
+    after("@\n1c\t1e\t.\n@\n1c\t1e\t.\n.\t16ddq\t.\n@\n8cq 8eq\t.\t.\n1c\t1e\t.\n");
+}
+
+#[test]
+fn triplets_fill_a_quarter_beside_a_chord() {
+    after("@\n4c 4e 4g\t12cc\t.\n.\t12dd\t.\n.\t12ee\t.\n2.c\t2.g\t.\n@\n");
+}
+
+#[test]
+fn the_notes_of_a_chord_share_its_duration() {
+    let g = after("@\n4c\t4e ");
+    assert_eq!(allowed(&g, "48"), "4");
+}
+
+#[test]
+fn a_split_adds_a_spine_and_a_run_of_merges_joins_kern_spines() {
+    let g = after("@\n*\t*^\t*\n");
     assert_eq!(g.spines(), 4);
-    g.push_str("1c\t2e\t1g\tp\n.\t2f\t.\t.\n@\n").unwrap();
-    assert!(g.clone().push_str("*v\t*\t").is_err(), "a lone *v");
-    assert!(g.clone().push_str("*\t*\t*v\t*v").is_err(), "kern and dynam do not merge");
-    assert!(g.clone().push_str("*v\t*v\t*v\t*\n").is_ok(), "three kern spines merge");
-    g.push_str("*\t*v\t*v\t*\n").unwrap();
-    assert_eq!(g.spines(), 3);
-    assert!(g.clone().push_str("*^\t*clefG2").is_err());
-    assert!(g.clone().push_str("*\t*\t*v").is_err());
-}
-
-#[test]
-fn meters() {
-    let mut g = strict();
-    g.push_str("@\n*M3/4\t*M3/4\t*M3/4\n2.c\t2.e\t.\n@\n").unwrap();
-    assert_eq!(g.meter(), mt(3, 4));
-    assert!(g.clone().push_str("*M3/4\t*M2").is_err(), "one meter per line");
-    g.push_str("4c\t4e\t.\n").unwrap();
-    assert!(g.clone().push_str("*M2/4").is_err(), "no meter change inside a measure");
-    // end of piece: back to the default meter
-    let mut g = strict();
-    g.push_str("@\n*M3/4\t*\t*\n2.c\t2.e\t.\n@\n*-\t*-\t*-\n@\n").unwrap();
-    assert_eq!(g.meter(), mt(4, 4));
-}
-
-#[test]
-fn first_line_layouts() {
-    // 4 fields: kern, undecided, kern, dynam
-    let mut g = strict();
-    g.push_str("@\n4c\t.\t4e\tp\n").unwrap();
-    assert_eq!(g.spine_kind(1), Kind::Dynam);
-    let mut g = strict();
-    g.push_str("@\n4c\t4g\t4e\tp\n").unwrap();
-    assert_eq!(g.spine_kind(1), Kind::Kern);
-    // 3 fields: the last is dynam
-    let mut g = strict();
-    assert!(g.push_str("@\n4c\t4e\t4g\n").is_err());
-    assert!(Grammar::new(GrammarOptions::default()).push_str("@\n4c\n").is_err());
-}
-
-#[test]
-fn terminator_only_at_a_barline() {
-    let mut g = strict();
-    g.push_str("@\n1c\t1e\t.\n").unwrap();
-    assert!(g.clone().push_str("*-").is_err());
-    g.push_str("@\n").unwrap();
-    g.push_str("*-\t*-\t*-\n").unwrap();
-    assert!(!g.allows('4') && !g.allows('*') && g.allows('@'));
-    g.push_str("@\n4c\t4e\n").unwrap();
+    let g = after("@\n*\t*^\t*\n1c\t2e\t1g\tp\n.\t2f\t.\t.\n@\n*v\t*v\t*v\t*\n");
     assert_eq!(g.spines(), 2);
 }
 
 #[test]
-fn allowed_mask_and_odd_input() {
-    let g = strict();
+fn a_lone_merge_is_refused() {
+    let open = "@\n*\t*^\t*\n1c\t2e\t1g\tp\n.\t2f\t.\t.\n@\n";
+    assert_eq!(
+        refusal(open, "*v\t*\t"),
+        "line 6, column 5: '\\t' is not allowed here: `*v` merges two or more adjacent spines"
+    );
+}
+
+#[test]
+fn kern_and_dynam_spines_do_not_merge() {
+    let open = "@\n*\t*^\t*\n1c\t2e\t1g\tp\n.\t2f\t.\t.\n@\n";
+    assert!(after(open).push_str("*\t*\t*v\t*v").is_err());
+}
+
+#[test]
+fn a_manipulation_line_holds_null_tokens_in_its_other_fields() {
+    let open = "@\n*\t*^\t*\n1c\t2e\t1g\tp\n.\t2f\t.\t.\n@\n*\t*v\t*v\t*\n";
+    assert_eq!(
+        refusal(open, "*^\t*clefG2"),
+        "line 7, column 5: 'c' is not allowed here: a spine-manipulation line has `*` in its other fields"
+    );
+}
+
+#[test]
+fn a_meter_line_sets_the_length_of_the_measures() {
+    assert_eq!(after("@\n*M3/4\t*M3/4\t*M3/4\n2.c\t2.e\t.\n@\n").meter(), mt(3, 4));
+}
+
+#[test]
+fn the_fields_of_a_meter_line_set_one_meter() {
+    assert_eq!(allowed(&after("@\n*M3/4\t*M"), "234"), "3");
+}
+
+#[test]
+fn no_meter_changes_inside_a_measure() {
+    // `*M` may still become a tempo, `*MM`, but not a meter
+    let g = after("@\n*M3/4\t*M3/4\t*M3/4\n2.c\t2.e\t.\n@\n4c\t4e\t.\n*M");
+    assert_eq!(allowed(&g, "23M"), "M");
+}
+
+#[test]
+fn a_new_piece_starts_in_the_default_meter() {
+    assert_eq!(after("@\n*M3/4\t*\t*\n2.c\t2.e\t.\n@\n*-\t*-\t*-\n@\n").meter(), Meter::COMMON);
+}
+
+#[test]
+fn four_fields_decide_the_kind_of_the_second_by_its_first_token() {
+    assert_eq!(after("@\n4c\t.\t4e\tp\n").spine_kind(1), Kind::Dynam);
+    assert_eq!(after("@\n4c\t4g\t4e\tp\n").spine_kind(1), Kind::Kern);
+}
+
+#[test]
+fn five_fields_are_kern_three_undecided_and_dynam() {
+    let g = after("@\n4c\t4e\t.\tp\t.\n");
+    let kinds: Vec<Kind> = (0..5).map(|i| g.spine_kind(i)).collect();
+    assert_eq!(kinds, [Kind::Kern, Kind::Kern, Kind::Dynam, Kind::Dynam, Kind::Dynam]);
+}
+
+#[test]
+fn the_last_of_three_fields_holds_dynamics() {
+    assert!(Grammar::new(GrammarOptions::default()).push_str("@\n4c\t4e\t4g\n").is_err());
+}
+
+#[test]
+fn a_piece_has_at_least_two_spines() {
+    assert_eq!(
+        refusal("@\n", "4c\n"),
+        "line 2, column 3: '\\n' is not allowed here: a piece has at least 2 spines"
+    );
+}
+
+#[test]
+fn a_piece_ends_only_right_after_a_barline() {
+    assert!(after("@\n1c\t1e\t.\n").push_str("*-").is_err());
+    after("@\n1c\t1e\t.\n@\n*-\t*-\t*-\n");
+}
+
+#[test]
+fn after_a_piece_ends_a_barline_starts_the_next_with_its_own_spines() {
+    let g = after("@\n1c\t1e\t.\n@\n*-\t*-\t*-\n");
+    assert_eq!(allowed(&g, "4*@"), "@");
+    assert_eq!(after("@\n1c\t1e\t.\n@\n*-\t*-\t*-\n@\n4c\t4e\n").spines(), 2);
+}
+
+#[test]
+fn at_most_eight_spines() {
+    let g = after("@\n*\t*\t*\t*\t*\t*\t*\n");
+    assert_eq!(g.spines(), 7);
+    assert!(g.clone().push_str("*^\t*^").is_err());
+    let g = after("@\n*\t*\t*\t*\t*\t*\t*\n*^\t*\t*\t*\t*\t*\t*\n");
+    assert_eq!(g.spines(), 8);
+    assert!(g.clone().push_str("*^").is_err());
+}
+
+#[test]
+fn allowed_mask_says_for_each_character_whether_it_may_come() {
+    let g = Grammar::new(GrammarOptions::default());
     let chars = ['@', '4', '*', '\t', '\n', 'é', '.'];
     let mut out = [true; 7];
     g.allowed_mask(&chars, &mut out);
@@ -171,7 +250,11 @@ fn allowed_mask_and_odd_input() {
     let mut short = [false; 2];
     g.allowed_mask(&chars, &mut short);
     assert_eq!(short, [true, true]);
-    // anything may be pushed: refusals, never a panic
+}
+
+#[test]
+fn any_character_is_accepted_or_refused_never_a_panic() {
+    let g = Grammar::new(GrammarOptions::default());
     let mut seed = 99u64;
     for _ in 0..20_000 {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
@@ -187,49 +270,17 @@ fn allowed_mask_and_odd_input() {
 }
 
 #[test]
-fn at_most_eight_spines() {
-    let mut g = strict();
-    g.push_str("@\n*\t*\t*\t*\t*\t*\t*\n").unwrap();
-    assert_eq!(g.spines(), 7);
-    assert!(g.clone().push_str("*^\t*^").is_err());
-    g.push_str("*^\t*\t*\t*\t*\t*\t*\n").unwrap();
-    assert_eq!(g.spines(), 8);
-    assert!(g.clone().push_str("*^").is_err());
-    assert!(g.clone().push_str("*\t*\t*\t*\t*\t*\t*\t*\n").is_ok());
-    // 5 fields: kern, undecided x3, dynam
-    let mut g = strict();
-    g.push_str("@\n4c\t4e\t.\tp\t.\n").unwrap();
-    let kinds: Vec<Kind> = (0..5).map(|i| g.spine_kind(i)).collect();
-    assert_eq!(kinds, [Kind::Kern, Kind::Kern, Kind::Dynam, Kind::Dynam, Kind::Dynam]);
-}
-
-#[test]
-fn grace_line_at_the_end_of_a_measure() {
-    let mut g = strict();
-    g.push_str("@\n1c\t1e\t.\n@\n1c\t1e\t.\n.\t16ddq\t.\n@\n").unwrap();
-    // a grace line needs a grace note; chords of grace notes
-    g.push_str("8cq 8eq\t.\t.\n1c\t1e\t.\n").unwrap();
-}
-
-#[test]
-fn vocabularies_without_0_and_7() {
+fn a_vocabulary_without_0_cannot_write_20() {
     let mozart: Vec<char> = MOZART_CHARS.chars().collect();
     let mut g = Grammar::new(GrammarOptions { vocab: Some(mozart), ..GrammarOptions::default() });
-    g.push_str("@\n4c\t").unwrap();
-    // 20 cannot be written: `2` leads to 2, 22, 24, 28 only
-    g.push('2').unwrap();
-    assert!(!g.allows('0') && g.allows('4'));
-    let mut full = strict();
-    full.push_str("@\n4c\t2").unwrap();
-    assert!(full.allows('0'));
+    g.push_str("@\n4c\t2").unwrap();
+    assert!(!g.allows('0') && g.allows('4'), "2 leads to 2, 22, 24, 28 only");
+    assert!(after("@\n4c\t2").allows('0'));
 }
 
-// ---- runaways -------------------------------------------------------------------------
-
 #[test]
-fn grace_lines_cannot_run_on() {
-    let mut g = strict();
-    g.push_str("@\n4c\t4e\t.\n").unwrap();
+fn grace_lines_are_capped_in_a_measure() {
+    let mut g = after("@\n4c\t4e\t.\n");
     for _ in 0..MAX_GRACE_LINES_PER_MEASURE / 2 {
         g.push_str(".\t16ffq\t.\n").unwrap();
     }
@@ -241,26 +292,23 @@ fn grace_lines_cannot_run_on() {
     assert!(g.clone().push_str(".\t16ffq").is_err());
     assert!(g.clone().push_str("8cq").is_err());
     assert!(!g.allows('.'));
-    g.push_str("4d\t4f\t.\n").unwrap();
-    assert!(!g.allows('.'));
-    g.push_str("4d\t4f\t.\n@\n").unwrap();
-    // a new measure
-    g.push_str(".\t16ffq\t.\n").unwrap();
-    // at a full measure only the barline is left
-    let mut g = strict();
-    g.push_str("@\n2c\t2e\t.\n").unwrap();
+    g.push_str("4d\t4f\t.\n4d\t4f\t.\n@\n").unwrap();
+    g.push_str(".\t16ffq\t.\n").expect("a new measure may have grace lines again");
+}
+
+#[test]
+fn at_a_full_measure_after_capped_grace_lines_only_the_barline_is_left() {
+    let mut g = after("@\n2c\t2e\t.\n");
     for _ in 0..MAX_GRACE_LINES_PER_MEASURE {
         g.push_str(".\t16ffq\t.\n").unwrap();
     }
     g.push_str("2c\t2e\t.\n").unwrap();
-    let all: Vec<char> = CORPUS_CHARS.chars().collect();
-    let mut mask = vec![false; all.len()];
-    g.allowed_mask(&all, &mut mask);
-    let allowed: String = all.iter().zip(&mask).filter(|p| *p.1).map(|p| *p.0).collect();
-    assert_eq!(allowed, "*@");
-    // empty measures of grace notes (`@`, grace line, `@`, ...) do not go on either
-    let mut g = strict();
-    g.push_str("@\n1c\t1e\t.\n@\n").unwrap();
+    assert_eq!(allowed(&g, CORPUS_CHARS), "*@");
+}
+
+#[test]
+fn grace_lines_across_empty_measures_are_capped_too() {
+    let mut g = after("@\n1c\t1e\t.\n@\n");
     let mut n = 0;
     while g.push_str(".\t16ffq\t.\n@\n").is_ok() {
         n += 1;
@@ -270,19 +318,18 @@ fn grace_lines_cannot_run_on() {
 }
 
 #[test]
-fn interpretation_lines_cannot_run_on() {
-    let mut g = strict();
-    g.push_str("@\n4c\t4e\t.\n").unwrap();
+fn interpretation_lines_are_capped_between_notes() {
+    let mut g = after("@\n4c\t4e\t.\n");
     for _ in 0..MAX_INTERP_LINES {
         g.push_str("*clefG2\t*\t*\n").unwrap();
     }
-    // inside a measure: no more interpretation lines, a note line
     assert!(!g.allows('*'));
-    g.push_str("4c\t4e\t.\n").unwrap();
-    g.push_str("*clefG2\t*\t*\n").unwrap();
-    // at a barline the cap leaves `*-` (and the new piece's first line must take time)
-    let mut g = strict();
-    g.push_str("@\n1c\t1e\t.\n@\n").unwrap();
+    g.push_str("4c\t4e\t.\n*clefG2\t*\t*\n").expect("a timed line resets the count");
+}
+
+#[test]
+fn at_a_barline_capped_interpretation_lines_leave_only_the_piece_end() {
+    let mut g = after("@\n1c\t1e\t.\n@\n");
     for _ in 0..MAX_INTERP_LINES {
         g.push_str("*\t*\t*\n").unwrap();
     }
@@ -290,20 +337,23 @@ fn interpretation_lines_cannot_run_on() {
     assert!(g.clone().push_str("*\t").is_err());
     assert!(g.clone().push_str("*clefG2").is_err());
     g.push_str("*-\t*-\t*-\n@\n").unwrap();
-    assert!(!g.allows('*'));
-    g.push_str("4c\t4e\n").unwrap();
-    // `@`, `*` lines, `@`, `*-`, `@`, ... (measures without time) end too
-    let mut g = strict();
-    g.push_str("@\n1c\t1e\t.\n@\n").unwrap();
+    assert!(!g.allows('*'), "the new piece's first line must take time");
+}
+
+#[test]
+fn interpretation_lines_across_empty_measures_are_capped_too() {
+    let mut g = after("@\n1c\t1e\t.\n@\n");
     let mut n = 0;
     while g.push_str("*\t*\t*\n@\n").is_ok() {
         n += 1;
         assert!(n < 10_000, "interpretation lines and barlines go on forever");
     }
     assert!(n <= MAX_INTERP_LINES, "{n}");
-    // interpretation lines between notes, at most so many in a measure
-    let mut g = strict();
-    g.push_str("@\n").unwrap();
+}
+
+#[test]
+fn interpretation_lines_are_capped_in_a_measure() {
+    let mut g = after("@\n");
     let mut n = 0;
     while g.push_str("*clefG2\t*\t*\n16c\t16e\t.\n").is_ok() {
         n += 1;
@@ -311,43 +361,54 @@ fn interpretation_lines_cannot_run_on() {
     assert_eq!(n, MAX_INTERP_LINES_PER_MEASURE);
     assert!(!g.allows('*'));
     g.push_str("4.c\t4.e\t.\n@\n").unwrap();
-    assert!(g.allows('*'));
+    assert!(g.allows('*'), "a new measure");
 }
 
 #[test]
-fn beams_and_signs_are_capped_per_note() {
-    let mut g = strict();
-    g.push_str("@\n").unwrap();
-    assert!(g.clone().push_str("128bLJJLLLLLJJJJq").is_err());
-    assert!(g.clone().push_str("16cLJ").is_err());
-    assert!(g.clone().push_str("16cLLLLLLL").is_err());
-    g.push_str("(128AQ\\LLLLLL\t.\t.\n").unwrap();
+fn beams_and_signs_are_capped_on_each_note_of_a_line() {
+    let g = after("@\n");
+    for runaway in ["128bLJJLLLLLJJJJq", "16cLJ", "16cLLLLLLL"] {
+        assert!(g.clone().push_str(runaway).is_err(), "{runaway}");
+    }
+    after("@\n(128AQ\\LLLLLL\t.\t.\n");
 }
-
-// ---- vocabularies ---------------------------------------------------------------------
 
 /// The structural characters every vocabulary must have (see [`Grammar::supports`]).
 const BASICS: &str = "\t\n@.*-";
 
 #[test]
-fn only_the_durations_the_vocabulary_writes() {
+fn the_grammar_offers_only_durations_the_vocabulary_can_write_and_fill() {
     let v: Vec<char> = format!("{BASICS}48cr").chars().collect();
-    let set = DurSet::for_vocab(Some(&v));
-    assert_eq!(set.ticks(16, 0), None);
-    assert_eq!(set.ticks(48, 0), Some(TPW / 48));
-    assert_eq!(set.ticks(8, 1), Some(TPW * 3 / 16));
     // after a 48th, 47/48 are left: the grammar only offers what 4 and 8 can fill
     let mut g =
         Grammar::new(GrammarOptions { vocab: Some(v.clone()), ..GrammarOptions::default() });
     g.push_str("@\n48c\t4c\t.\n").unwrap();
     assert!(v.iter().any(|&c| g.allows(c)));
-    assert!(Grammar::supports(&v, mt(4, 4)).is_ok());
-    assert!(Grammar::supports(&v, mt(5, 32)).is_ok(), "48. and 8");
-    assert!(Grammar::supports(&v, mt(1, 64)).is_err(), "a 64th needs 64ths or 128ths");
+}
+
+#[test]
+fn supports_accepts_a_vocabulary_whose_durations_fill_the_meter() {
+    let v: Vec<char> = format!("{BASICS}48cr").chars().collect();
+    assert_eq!(Grammar::supports(&v, mt(4, 4)), Ok(()));
+    assert_eq!(Grammar::supports(&v, mt(5, 32)), Ok(()), "48. and 8");
+    assert_eq!(
+        Grammar::supports(&v, mt(1, 64)),
+        Err("the durations the vocabulary's digits can write cannot fill a measure of 1/64".into())
+    );
+}
+
+#[test]
+fn supports_names_the_structural_characters_a_vocabulary_lacks() {
     let no_tab: Vec<char> = "\n@.*-4c".chars().collect();
-    assert!(Grammar::supports(&no_tab, mt(4, 4)).is_err());
+    assert_eq!(
+        Grammar::supports(&no_tab, mt(4, 4)),
+        Err("the vocabulary lacks ['\\t'], which the **kern grammar needs".into())
+    );
     let no_pitch: Vec<char> = format!("{BASICS}4r").chars().collect();
-    assert!(Grammar::supports(&no_pitch, mt(4, 4)).is_err());
+    assert_eq!(
+        Grammar::supports(&no_pitch, mt(4, 4)),
+        Err("the vocabulary has no pitch letter (a-g, A-G)".into())
+    );
 }
 
 /// Random vocabularies with the basics: random walks never meet a state where no character
@@ -392,10 +453,11 @@ fn random_vocabularies_never_dead_end() {
 }
 
 #[test]
-fn lenient_records_rhythm() {
+fn with_rhythm_off_problems_are_recorded_instead_of_refused() {
     let mut g = Grammar::new(GrammarOptions { meter: Meter::COMMON, rhythm: false, vocab: None });
     g.push_str("@\n4c\t4e\t.\n.\t4e\t.\n@\n").unwrap();
-    assert_eq!(g.issues().len(), 2, "{:?}", g.issues());
+    let lines: Vec<usize> = g.issues().iter().map(|i| i.line).collect();
+    assert_eq!(lines, [3, 4], "{:?}", g.issues());
     assert_eq!(g.stats(), Stats { measures: 1, spine_measures: 2, full: 0 });
 }
 
