@@ -7,12 +7,12 @@
 //! (`MODEL-MODE-T-SEED.krn`) for an external check such as verovio (`make validity`).
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
-use kernrnn::kern::{check_kern, check_prepared, reconstruct, ScoreOptions};
+use kernrnn::composer::Composer;
+use kernrnn::kern::{check_kern, check_prepared};
 use kernrnn::manifest::Manifest;
-use kernrnn::{CpuModel, SampleOptions, Weights};
+use kernrnn::{SampleOptions, Weights};
 
 fn main() {
     let mut models = PathBuf::from("models");
@@ -54,7 +54,8 @@ fn main() {
             }
         };
         let Ok(weights) = Weights::from_bytes(&bytes) else { continue };
-        let model = Arc::new(CpuModel::new(&weights));
+        let composer = Composer::from_weights(&weights);
+        let model = composer.model().clone();
         for raw in [false, true] {
             let (mut n, mut valid_text, mut valid_score, mut full, mut spine_measures, mut chars) =
                 (0, 0, 0, 0, 0, 0);
@@ -71,7 +72,7 @@ fn main() {
                     let Ok(text) = kernrnn::sample(model.clone(), &opts) else { continue };
                     chars += text.chars().count();
                     let report = check_prepared(&text, opts.meter);
-                    let score = reconstruct(&text, &ScoreOptions::default());
+                    let score = composer.score(&text, &opts, None).kern;
                     let scored = check_kern(&score);
                     n += 1;
                     valid_text += report.is_valid() as usize;

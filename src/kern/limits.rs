@@ -42,6 +42,32 @@ pub(crate) const MAX_INVISIBLE_MARKS: u8 = 2;
 /// Most slur ends (`))`) on one note.
 pub(crate) const MAX_SLUR_ENDS: u8 = 2;
 
+/// Most `(` slur or phrase starts before a note (the corpus's most).
+pub(crate) const MAX_SLUR_STARTS: u8 = 2;
+/// A pitch is one letter repeated up to this often (`CCCC` to `cccc`: the piano's range and a
+/// little above).
+pub(crate) const MAX_PITCH_LETTERS: u8 = 4;
+/// A rest is `r` or `rr` (a rest across the whole measure).
+pub(crate) const MAX_REST_LETTERS: u8 = 2;
+/// The most accidentals of one kind on a note (`##`, `--`).
+pub(crate) const MAX_ACCIDENTALS: u8 = 2;
+
+/// A **dynam field holds up to this many space-separated marks (`[ >`, the corpus's most).
+pub(crate) const MAX_DYNAM_MARKS: u8 = 3;
+/// A dynamic mark is up to this many of `p f m s z r < > ( ) [ ]` (`pppp`, `sfz`).
+pub(crate) const MAX_DYNAM_LETTERS: u8 = 4;
+/// Most invisibility marks (`yy`) on a dynamic.
+pub(crate) const MAX_DYNAM_INVISIBLE: u8 = 2;
+
+/// The longest tempo number (`*MM999`).
+pub(crate) const TEMPO_DIGITS: u8 = 3;
+/// The most characters of a section label (`*>Var2`; the corpus's are 1 to 5 long).
+pub(crate) const LABEL_CHARS: u8 = 6;
+/// The most signs of a mensuration (`*met(C|)`).
+pub(crate) const MENSURATION_SIGNS: u8 = 3;
+/// The most accidentals of a key signature (all seven letters).
+pub(crate) const KEY_SIGNATURE_PAIRS: u8 = 7;
+
 /// Reconstruction reads raw samples, which may have any number of fields: it keeps lines of up
 /// to this many (twice [`MAX_SPINES`]: a raw sample may split further than the grammar lets a
 /// constrained one).

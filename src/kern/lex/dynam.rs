@@ -1,5 +1,7 @@
 //! The **dynam token lexer: one field of a dynamics spine.
 
+use crate::kern::limits::{MAX_DYNAM_INVISIBLE, MAX_DYNAM_LETTERS, MAX_DYNAM_MARKS};
+
 /// Incremental parser of a **dynam field other than `.`: up to three space-separated marks,
 /// each one to four of `p f m s z r < > ( ) [ ]` followed by at most one `X` and two `y`
 /// (`p`, `ff`, `sf`, `<`, `[ >`, `ff>]`, `pyy`, `<X`).
@@ -15,7 +17,7 @@ impl DynTok {
     pub fn step(&mut self, c: u8) -> bool {
         match c {
             b'p' | b'f' | b'm' | b's' | b'z' | b'r' | b'<' | b'>' | b'(' | b')' | b'[' | b']'
-                if self.x == 0 && self.y == 0 && self.core < 4 =>
+                if self.x == 0 && self.y == 0 && self.core < MAX_DYNAM_LETTERS =>
             {
                 self.core += 1;
                 true
@@ -24,11 +26,11 @@ impl DynTok {
                 self.x = 1;
                 true
             }
-            b'y' if self.core > 0 && self.y < 2 => {
+            b'y' if self.core > 0 && self.y < MAX_DYNAM_INVISIBLE => {
                 self.y += 1;
                 true
             }
-            b' ' if self.core > 0 && self.sub < 2 => {
+            b' ' if self.core > 0 && self.sub + 1 < MAX_DYNAM_MARKS => {
                 *self = DynTok { sub: self.sub + 1, ..DynTok::default() };
                 true
             }

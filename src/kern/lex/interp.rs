@@ -2,6 +2,7 @@
 //! interpretation tokens (the grammar, the checker and reconstruction all read them here).
 
 use crate::kern::duration::{is_dec_prefix, DurSet, METER_DENOMINATORS};
+use crate::kern::limits::{KEY_SIGNATURE_PAIRS, LABEL_CHARS, MENSURATION_SIGNS, TEMPO_DIGITS};
 use crate::kern::meter::Meter;
 
 /// What a complete interpretation token is.
@@ -112,15 +113,6 @@ impl FixedWord {
         }
     }
 }
-
-/// The longest tempo number (`*MM999`).
-const TEMPO_DIGITS: u8 = 3;
-/// The most characters of a section label (`*>Var2`; the corpus's are 1 to 5 long).
-const LABEL_CHARS: u8 = 6;
-/// The most signs of a mensuration (`*met(C|)`).
-const MENSURATION_SIGNS: u8 = 3;
-/// The most accidentals of a key signature.
-const KEY_SIGNATURE_PAIRS: u8 = 7;
 
 /// Interpretation families whose tokens need characters a vocabulary may lack (see
 /// [`Families::for_vocab`]).

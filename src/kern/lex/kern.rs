@@ -7,8 +7,8 @@
 
 use crate::kern::duration::{denom_index, is_dec_prefix, DurSet, GRACE_MASK, PREFIX_MASK};
 use crate::kern::limits::{
-    MAX_BEAMS, MAX_CHORD, MAX_INVISIBLE_MARKS, MAX_PARTIAL_BEAMS, MAX_SIGNS, MAX_SLUR_ENDS,
-    MAX_STACCATI,
+    MAX_ACCIDENTALS, MAX_BEAMS, MAX_CHORD, MAX_INVISIBLE_MARKS, MAX_PARTIAL_BEAMS,
+    MAX_PITCH_LETTERS, MAX_REST_LETTERS, MAX_SIGNS, MAX_SLUR_ENDS, MAX_SLUR_STARTS, MAX_STACCATI,
 };
 
 /// Whether a token may, must or must not be a grace note (`q`/`Q`: no logical duration).
@@ -47,7 +47,7 @@ impl DurRule {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum KPhase {
+enum Phase {
     Start,
     LeadDot,
     Prefix,
@@ -178,20 +178,20 @@ pub(crate) struct KernInfo {
 /// (`b8q`) must be a grace note (the corpus has such tokens).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct KernTok {
-    phase: KPhase,
-    sub: u8,
+    phase: Phase,
+    chord_note: u8,
     lead_dot: bool,
-    pre_paren: u8,
-    pre_brack: u8,
-    pre_amp: u8,
-    num: u16,
-    ndig: u8,
+    open_slurs: u8,
+    open_ties: u8,
+    elisions: u8,
+    number: u16,
+    digits: u8,
     dots: u8,
     has_dur: bool,
     pitch: u8,
-    plen: u8,
-    acc: u8,
-    alen: u8,
+    pitch_len: u8,
+    accidental: u8,
+    accidentals: u8,
     signs_of: [u8; SIGN_KINDS],
     /// Signs after the pitch so far, and beam signs among them.
     signs: u8,
@@ -199,11 +199,11 @@ pub(crate) struct KernTok {
     grace: bool,
     must_grace: bool,
     ticks: u64,
-    f_has_dur: bool,
-    f_num: u16,
-    f_dots: u8,
-    f_grace: bool,
-    f_ticks: u64,
+    first_has_dur: bool,
+    first_number: u16,
+    first_dots: u8,
+    first_grace: bool,
+    first_ticks: u64,
     mixed: bool,
 }
 
@@ -216,46 +216,46 @@ impl Default for KernTok {
 impl KernTok {
     pub const fn new() -> Self {
         KernTok {
-            phase: KPhase::Start,
-            sub: 0,
+            phase: Phase::Start,
+            chord_note: 0,
             lead_dot: false,
-            pre_paren: 0,
-            pre_brack: 0,
-            pre_amp: 0,
-            num: 0,
-            ndig: 0,
+            open_slurs: 0,
+            open_ties: 0,
+            elisions: 0,
+            number: 0,
+            digits: 0,
             dots: 0,
             has_dur: false,
             pitch: 0,
-            plen: 0,
-            acc: 0,
-            alen: 0,
+            pitch_len: 0,
+            accidental: 0,
+            accidentals: 0,
             signs_of: [0; SIGN_KINDS],
             signs: 0,
             beams: 0,
             grace: false,
             must_grace: false,
             ticks: 0,
-            f_has_dur: false,
-            f_num: 0,
-            f_dots: 0,
-            f_grace: false,
-            f_ticks: 0,
+            first_has_dur: false,
+            first_number: 0,
+            first_dots: 0,
+            first_grace: false,
+            first_ticks: 0,
             mixed: false,
         }
     }
 
     fn matching(&self, r: &DurRule) -> bool {
-        self.sub > 0 && r.chord_match
+        self.chord_note > 0 && r.chord_match
     }
 
     /// The grace rule for the note being read.
     fn grace_rule(&self, r: &DurRule) -> GraceRule {
-        if self.sub == 0 {
+        if self.chord_note == 0 {
             r.grace
         } else if !r.chord_match {
             GraceRule::Allow
-        } else if self.f_grace {
+        } else if self.first_grace {
             GraceRule::Require
         } else {
             GraceRule::Forbid
@@ -263,7 +263,7 @@ impl KernTok {
     }
 
     fn fit(&self, r: &DurRule) -> Option<u64> {
-        if self.sub == 0 {
+        if self.chord_note == 0 {
             r.fit
         } else {
             None
@@ -282,25 +282,25 @@ impl KernTok {
     }
 
     fn step_inner(&mut self, c: u8, r: &DurRule) -> bool {
-        use KPhase::*;
+        use Phase::*;
         let gr = self.grace_rule(r);
         match (self.phase, c) {
-            (Start, b'.') if self.sub == 0 && r.quirks && gr != GraceRule::Forbid => {
+            (Start, b'.') if self.chord_note == 0 && r.quirks && gr != GraceRule::Forbid => {
                 self.lead_dot = true;
                 self.must_grace = true;
                 self.phase = LeadDot;
                 true
             }
             (Start | LeadDot | Prefix, b'(' | b'[' | b'&') => {
-                let (cnt, cap) = match c {
-                    b'(' => (&mut self.pre_paren, 2),
-                    b'[' => (&mut self.pre_brack, 1),
-                    _ => (&mut self.pre_amp, 1),
+                let (count, most) = match c {
+                    b'(' => (&mut self.open_slurs, MAX_SLUR_STARTS),
+                    b'[' => (&mut self.open_ties, 1),
+                    _ => (&mut self.elisions, 1),
                 };
-                if *cnt >= cap {
+                if *count >= most {
                     return false;
                 }
-                *cnt += 1;
+                *count += 1;
                 self.phase = Prefix;
                 true
             }
@@ -309,16 +309,21 @@ impl KernTok {
             (Start | Prefix | Digits | Dots, b'a'..=b'g' | b'A'..=b'G' | b'r') => {
                 self.pitch_start(c, r)
             }
-            (Pitch, _) if c == self.pitch && self.plen < if c == b'r' { 2 } else { 4 } => {
-                self.plen += 1;
+            (Pitch, _)
+                if c == self.pitch
+                    && self.pitch_len
+                        < if c == b'r' { MAX_REST_LETTERS } else { MAX_PITCH_LETTERS } =>
+            {
+                self.pitch_len += 1;
                 true
             }
             (Pitch | Acc, b'#' | b'-' | b'n') if self.pitch != b'r' => {
-                let ok =
-                    if self.alen == 0 { true } else { c == self.acc && c != b'n' && self.alen < 2 };
+                // `##` and `--`, never two kinds, and `n` once
+                let ok = self.accidentals == 0
+                    || (c == self.accidental && c != b'n' && self.accidentals < MAX_ACCIDENTALS);
                 if ok {
-                    self.acc = c;
-                    self.alen += 1;
+                    self.accidental = c;
+                    self.accidentals += 1;
                     self.phase = Acc;
                 }
                 ok
@@ -334,10 +339,10 @@ impl KernTok {
     }
 
     fn digit(&mut self, d: u8, r: &DurRule, late: bool) -> bool {
-        if self.ndig == 0 && d == 0 {
+        if self.digits == 0 && d == 0 {
             return false;
         }
-        let new = self.num as u32 * 10 + d as u32;
+        let new = self.number as u32 * 10 + d as u32;
         let Some(&mask) = PREFIX_MASK.get(new as usize) else { return false };
         let mask = mask & r.set.mask();
         if mask == 0 {
@@ -349,15 +354,15 @@ impl KernTok {
                 return false;
             }
         } else if self.matching(r) {
-            if !self.f_has_dur || !is_dec_prefix(new, self.f_num as u32) {
+            if !self.first_has_dur || !is_dec_prefix(new, self.first_number as u32) {
                 return false;
             }
         } else if !self.completion_ok(mask, 0, r) {
             return false;
         }
-        self.num = new as u16;
-        self.ndig += 1;
-        self.phase = if late { KPhase::LateDigits } else { KPhase::Digits };
+        self.number = new as u16;
+        self.digits += 1;
+        self.phase = if late { Phase::LateDigits } else { Phase::Digits };
         true
     }
 
@@ -380,35 +385,37 @@ impl KernTok {
     }
 
     fn dot(&mut self, r: &DurRule) -> bool {
-        let Some(i) = denom_index(self.num) else { return false };
+        let Some(i) = denom_index(self.number) else { return false };
         let k = self.dots + 1;
         if k > 2 {
             return false;
         }
         let mask = 1u32 << i;
         if self.matching(r) {
-            if k > self.f_dots || self.num != self.f_num {
+            if k > self.first_dots || self.number != self.first_number {
                 return false;
             }
         } else if !self.completion_ok(mask, k, r) {
             return false;
         }
         self.dots = k;
-        self.phase = KPhase::Dots;
+        self.phase = Phase::Dots;
         true
     }
 
     fn pitch_start(&mut self, c: u8, r: &DurRule) -> bool {
         let rest = c == b'r';
         let gr = self.grace_rule(r);
-        if rest && (self.sub > 0 || self.lead_dot || gr == GraceRule::Require) {
+        if rest && (self.chord_note > 0 || self.lead_dot || gr == GraceRule::Require) {
             return false;
         }
         let mut must_grace = self.must_grace;
         let mut ticks = 0;
-        if self.ndig > 0 {
-            let Some(v) = r.set.ticks(self.num, self.dots) else { return false };
-            if self.matching(r) && (self.num != self.f_num || self.dots != self.f_dots) {
+        if self.digits > 0 {
+            let Some(v) = r.set.ticks(self.number, self.dots) else { return false };
+            if self.matching(r)
+                && (self.number != self.first_number || self.dots != self.first_dots)
+            {
                 return false;
             }
             if let Some(rem) = self.fit(r) {
@@ -418,14 +425,14 @@ impl KernTok {
             }
             if (must_grace || gr == GraceRule::Require)
                 && !r.quirks
-                && (GRACE_MASK & (1 << denom_index(self.num).unwrap_or(0)) == 0 || self.dots > 0)
+                && (GRACE_MASK & (1 << denom_index(self.number).unwrap_or(0)) == 0 || self.dots > 0)
             {
                 // a grace note's written duration is short and plain
                 return false;
             }
             ticks = v;
         } else {
-            if rest || (self.matching(r) && self.f_has_dur) {
+            if rest || (self.matching(r) && self.first_has_dur) {
                 return false;
             }
             must_grace = true;
@@ -433,17 +440,17 @@ impl KernTok {
         if must_grace && (rest || gr == GraceRule::Forbid) {
             return false;
         }
-        self.has_dur = self.ndig > 0;
+        self.has_dur = self.digits > 0;
         self.ticks = ticks;
         self.must_grace = must_grace;
         self.pitch = c;
-        self.plen = 1;
-        self.phase = KPhase::Pitch;
+        self.pitch_len = 1;
+        self.phase = Phase::Pitch;
         true
     }
 
     fn post_sign(&mut self, c: u8, r: &DurRule) -> bool {
-        if self.phase == KPhase::LateDigits && r.set.ticks(self.num, 0).is_none() {
+        if self.phase == Phase::LateDigits && r.set.ticks(self.number, 0).is_none() {
             return false;
         }
         let Some(sign) = Sign::of(c) else { return false };
@@ -453,7 +460,7 @@ impl KernTok {
             }
             let short = !self.has_dur
                 || (self.dots == 0
-                    && denom_index(self.num).is_some_and(|i| GRACE_MASK & (1 << i) != 0));
+                    && denom_index(self.number).is_some_and(|i| GRACE_MASK & (1 << i) != 0));
             if !r.quirks && !short {
                 return false;
             }
@@ -489,15 +496,15 @@ impl KernTok {
         if sign == Sign::Grace {
             self.grace = true;
         }
-        self.phase = KPhase::Post;
+        self.phase = Phase::Post;
         true
     }
 
     /// Whether the note being read is complete.
     fn note_complete(&self, r: &DurRule) -> bool {
         let shape = match self.phase {
-            KPhase::Pitch | KPhase::Acc | KPhase::Post => true,
-            KPhase::LateDigits => r.set.ticks(self.num, 0).is_some(),
+            Phase::Pitch | Phase::Acc | Phase::Post => true,
+            Phase::LateDigits => r.set.ticks(self.number, 0).is_some(),
             _ => false,
         };
         shape
@@ -512,7 +519,7 @@ impl KernTok {
 
     /// Whether a space (another note of the chord) may come next.
     pub fn can_space(&self, r: &DurRule) -> bool {
-        self.note_complete(r) && self.pitch != b'r' && self.sub + 1 < MAX_CHORD
+        self.note_complete(r) && self.pitch != b'r' && self.chord_note + 1 < MAX_CHORD
     }
 
     /// Reads a space: starts the next note of the chord.
@@ -523,12 +530,12 @@ impl KernTok {
         self.close_note();
         let keep = *self;
         *self = KernTok::new();
-        self.sub = keep.sub + 1;
-        self.f_has_dur = keep.f_has_dur;
-        self.f_num = keep.f_num;
-        self.f_dots = keep.f_dots;
-        self.f_grace = keep.f_grace;
-        self.f_ticks = keep.f_ticks;
+        self.chord_note = keep.chord_note + 1;
+        self.first_has_dur = keep.first_has_dur;
+        self.first_number = keep.first_number;
+        self.first_dots = keep.first_dots;
+        self.first_grace = keep.first_grace;
+        self.first_ticks = keep.first_ticks;
         self.mixed = keep.mixed;
         true
     }
@@ -537,13 +544,13 @@ impl KernTok {
     fn close_note(&mut self) {
         let grace = self.grace;
         let ticks = if grace { 0 } else { self.ticks };
-        if self.sub == 0 {
-            self.f_has_dur = self.has_dur;
-            self.f_num = self.num;
-            self.f_dots = self.dots;
-            self.f_grace = grace;
-            self.f_ticks = ticks;
-        } else if grace != self.f_grace || ticks != self.f_ticks {
+        if self.chord_note == 0 {
+            self.first_has_dur = self.has_dur;
+            self.first_number = self.number;
+            self.first_dots = self.dots;
+            self.first_grace = grace;
+            self.first_ticks = ticks;
+        } else if grace != self.first_grace || ticks != self.first_ticks {
             self.mixed = true;
         }
     }
@@ -552,7 +559,7 @@ impl KernTok {
     pub fn info(&self) -> KernInfo {
         let mut t = *self;
         t.close_note();
-        KernInfo { grace: t.f_grace, ticks: t.f_ticks, mixed: t.mixed }
+        KernInfo { grace: t.first_grace, ticks: t.first_ticks, mixed: t.mixed }
     }
 }
 
