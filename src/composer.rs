@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::infer::CpuModel;
-use crate::kern::{reconstruct_with_report, Meter, MeterError, ScoreOptions};
+use crate::kern::{reconstruct_with_report, Meter, MeterChoice, MeterError, ScoreOptions};
 use crate::sampler::{SampleError, SampleOptions, Sampler, MAX_LENGTH, MAX_PRIME, MAX_TEMPERATURE};
 use crate::weights::{Hyper, Provenance, Weights, WeightsError};
 
@@ -97,7 +97,7 @@ impl JsFlag {
     }
 }
 
-/// A meter from JavaScript: `"3/4"` or `[3, 4]`.
+/// A meter from JavaScript: `"auto"` (from the music), `"3/4"` or `[3, 4]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(untagged)]
 pub enum JsMeter {
@@ -106,11 +106,12 @@ pub enum JsMeter {
 }
 
 impl JsMeter {
-    fn resolve(&self) -> Result<Option<Meter>, MeterError> {
+    /// The meter choice, `None` for empty text (the default).
+    fn resolve(&self) -> Result<Option<MeterChoice>, MeterError> {
         match self {
-            JsMeter::Pair(n, d) => Meter::new(*n, *d).map(Some),
+            JsMeter::Pair(n, d) => Meter::new(*n, *d).map(|m| Some(MeterChoice::Fixed(m))),
             JsMeter::Text(m) if m.trim().is_empty() => Ok(None),
-            JsMeter::Text(m) => Meter::parse(m).map(Some),
+            JsMeter::Text(m) => MeterChoice::parse(m).map(Some),
         }
     }
 }
@@ -127,7 +128,7 @@ pub struct JsSampleOptions {
     pub argmax: Option<JsFlag>,
     /// Sample without the **kern grammar (the published behaviour).
     pub raw: Option<JsFlag>,
-    /// The meter the grammar fills measures with: `"3/4"` or `[3, 4]`.
+    /// The meter of the piece: `"auto"` (from the music), `"3/4"` or `[3, 4]`.
     pub meter: Option<JsMeter>,
 }
 
@@ -270,8 +271,8 @@ pub struct JsScoreOptions {
 impl JsScoreOptions {
     pub fn resolve(&self) -> Result<(ScoreOptions, Option<usize>), OptionsError> {
         let meter = match self.meter.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(m) => Some(Meter::parse(m)?),
+            None | Some("") => MeterChoice::FromMusic,
+            Some(m) => MeterChoice::parse(m)?,
         };
         let tempo_bpm = match self.tempo_bpm {
             None => None,
@@ -456,7 +457,7 @@ impl Composer {
     pub fn score(&self, raw: &str, opts: &SampleOptions, max_measures: Option<usize>) -> Score {
         let score_opts = ScoreOptions {
             title: Some(self.title(opts)),
-            meter: Some(opts.meter),
+            meter: opts.meter,
             ..ScoreOptions::default()
         };
         score(raw, &score_opts, max_measures)
@@ -645,13 +646,20 @@ pub(crate) mod tests {
     #[test]
     fn a_meter_is_read_from_text_or_a_pair_with_the_one_meter_rule() {
         let meter = |m: JsMeter| js(|o| o.meter = Some(m)).map(|o| o.meter);
-        assert_eq!(meter(JsMeter::Text(" 3/4".into())), Ok(Meter::new(3, 4).unwrap()));
-        assert_eq!(meter(JsMeter::Pair(6, 8)), Ok(Meter::new(6, 8).unwrap()));
+        let fixed = |n, d| MeterChoice::Fixed(Meter::new(n, d).unwrap());
+        assert_eq!(meter(JsMeter::Text(" 3/4".into())), Ok(fixed(3, 4)));
+        assert_eq!(meter(JsMeter::Pair(6, 8)), Ok(fixed(6, 8)));
+        assert_eq!(meter(JsMeter::Text("auto".into())), Ok(MeterChoice::FromMusic));
         for bad in
             [JsMeter::Text("waltz".into()), JsMeter::Text("0/4".into()), JsMeter::Pair(100, 4)]
         {
             let e = meter(bad).unwrap_err();
-            assert!(e.starts_with("meter must be N/D with N a whole number from 1 to 99"), "{e}");
+            assert!(
+                e.starts_with(
+                    "meter must be auto (from the music) or N/D with N a whole number from 1 to 99"
+                ),
+                "{e}"
+            );
         }
     }
 
@@ -673,7 +681,7 @@ pub(crate) mod tests {
     fn the_defaults_a_page_reads_are_the_sampler_defaults() {
         let d = option_defaults();
         assert_eq!(d.options, OptionsView::from(&SampleOptions::default()));
-        assert_eq!(d.options.meter, "4/4");
+        assert_eq!(d.options.meter, "auto");
         assert_eq!((d.max_length, d.max_temperature), (MAX_LENGTH, MAX_TEMPERATURE));
     }
 
@@ -688,7 +696,7 @@ pub(crate) mod tests {
         let (r, max) = ok.resolve().unwrap();
         assert_eq!(
             (r.meter, r.tempo_bpm, r.title.as_deref(), max),
-            (Some(Meter::new(3, 4).unwrap()), Some(90), Some("t"), Some(8))
+            (MeterChoice::Fixed(Meter::new(3, 4).unwrap()), Some(90), Some("t"), Some(8))
         );
         for m in ["3", "3/5", "0/4", "x/4", "3/128"] {
             let e = JsScoreOptions { meter: Some(m.into()), ..Default::default() }

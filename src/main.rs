@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use kernrnn::composer::Composer;
-use kernrnn::kern::{self, Meter};
+use kernrnn::kern::{self, MeterChoice};
 use kernrnn::train::{self, Backend, Outcome, Progress, TrainConfig, TrainRun, TrainState};
 use kernrnn::{SampleOptions, Sampler, Weights};
 
@@ -159,9 +159,10 @@ struct SampleArgs {
     /// Sample without the **kern grammar (the published behaviour: fields and measures may not add up)
     #[arg(long)]
     raw: bool,
-    /// Meter the grammar fills measures with until the music sets one (also the score's default)
-    #[arg(long, default_value_t = SampleOptions::default().meter, value_parser = Meter::parse)]
-    meter: Meter,
+    /// The piece's meter: auto (the one its first measure sets), or N/D until the music sets
+    /// another (also the score's)
+    #[arg(long, default_value_t = SampleOptions::default().meter, value_parser = MeterChoice::parse)]
+    meter: MeterChoice,
     /// Where the LSTM runs: the CPU (the same text on every machine), or a GPU through wgpu
     /// (Vulkan, Metal, DX12; the kernel the browser runs on WebGPU; another random stream, so
     /// another text)
@@ -183,9 +184,10 @@ struct CheckArgs {
     /// Files to check: complete scores (with a `**kern` header) or raw samples (`@` barlines)
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Meter for raw samples that set none
-    #[arg(long, default_value_t = SampleOptions::default().meter, value_parser = Meter::parse)]
-    meter: Meter,
+    /// Meter of raw samples: auto (each piece's first measure sets it), or N/D until the music
+    /// sets another
+    #[arg(long, default_value_t = SampleOptions::default().meter, value_parser = MeterChoice::parse)]
+    meter: MeterChoice,
 }
 
 #[derive(Args)]
@@ -271,7 +273,16 @@ fn cmd_sample(a: SampleArgs) -> Result<ExitCode, String> {
         SampleDevice::Cpu => {
             let mut sampler = Sampler::new(model, opts.clone()).map_err(|e| e.to_string())?;
             sampler.take(usize::MAX, &mut raw);
-            ("the CPU".to_string(), None)
+            let s = sampler.stats();
+            let lines = if opts.raw || opts.argmax {
+                String::new()
+            } else {
+                format!(
+                    "; {} lines as the model drew them ({} refused lines drawn again), {} field by field ({} fields drawn again, {} masked)",
+                    s.lines, s.refused, s.lines_by_field, s.refused_fields, s.masked_fields
+                )
+            };
+            (format!("the CPU{lines}"), None)
         }
         SampleDevice::Gpu => sample_on_gpu(model, &opts, &mut raw)?,
     };

@@ -203,7 +203,7 @@ fn check_diagnoses_the_published_raw_sample_with_line_numbers() {
         return;
     };
     let file = corpus.join("published-sample.txt");
-    let out = kernrnn(&["check", file.to_str().unwrap()]);
+    let out = kernrnn(&["check", "--meter", "4/4", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
     for line in [":10: rhythm", ":15: rhythm", ":18: rhythm", ":26: rhythm"] {
@@ -235,7 +235,7 @@ fn sample_and_check_refuse_the_same_meters_with_the_same_message() {
     let file = common::fixture_corpus().join("a-scales.krn");
     for bad in ["0/4", "100/4", "3-4", "5/3"] {
         let rule = format!(
-            "meter must be N/D with N a whole number from 1 to 99 and D one of 1, 2, 4, 8, 16, 32, 64, got {bad:?}"
+            "meter must be auto (from the music) or N/D with N a whole number from 1 to 99 and D one of 1, 2, 4, 8, 16, 32, 64, got {bad:?}"
         );
         fails_with(sample(&["--meter", bad]), &rule);
         fails_with(kernrnn(&["check", "--meter", bad, file.to_str().unwrap()]), &rule);

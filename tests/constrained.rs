@@ -41,7 +41,8 @@ fn constrained_samples_always_pass_the_checker() {
             );
 
             let raw = kernrnn::sample(model.clone(), &SampleOptions { raw: true, ..opts }).unwrap();
-            raw_invalid += !check_prepared(&raw, kernrnn::kern::Meter::COMMON).is_valid() as usize;
+            raw_invalid +=
+                !check_prepared(&raw, kernrnn::kern::MeterChoice::FromMusic).is_valid() as usize;
             runs += 1;
         }
     }

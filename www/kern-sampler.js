@@ -6,7 +6,8 @@
 // The one script an embedding page includes: the WebAssembly composer, verovio and Tone.js are
 // loaded relative to this file's own URL. Attributes: model (URL of a weights file; default: the
 // first model of models/manifest.json beside this file), temperature, seed, length, prime,
-// argmax (boolean), raw (boolean: no **kern grammar), meter ("3/4"), backend (auto | webgpu |
+// argmax (boolean), raw (boolean: no **kern grammar), meter ("auto", the default: from the
+// music; or "3/4"), backend (auto | webgpu |
 // cpu), autogenerate (boolean).
 // Method generate() -> Promise<{ kern, raw, backend, chars, millis, ... }>; stop().
 // Events: progress { chars, total }, done (the result), error { message }.

@@ -13,7 +13,7 @@ use std::fmt;
 
 use super::grammar::{FailKind, Grammar, GrammarOptions};
 use super::limits::MAX_SPINES;
-use super::meter::Meter;
+use super::meter::{Meter, MeterChoice};
 use super::spine::Kind;
 
 /// One problem, at a line of the checked text (1-based).
@@ -253,9 +253,11 @@ fn describe(line: &str, col: usize, why: &str) -> String {
 
 /// Checks raw prepared text (the model's output: `@` barlines, no header, no comments), as a
 /// sample is: from a line start at a measure start, the first line fixing the spines. `meter`
-/// is the meter until a `*M` sets one. A last line without newline is checked as a line.
-pub fn check_prepared(text: &str, meter: Meter) -> CheckReport {
-    let mut f = Feeder::new(Grammar::new(GrammarOptions { meter, rhythm: false, vocab: None }));
+/// is the meter of each piece (from its music, or a fixed one until a `*M` sets one). A last
+/// line without newline is checked as a line.
+pub fn check_prepared(text: &str, meter: MeterChoice) -> CheckReport {
+    let opts = GrammarOptions { meter, rhythm: false, ..GrammarOptions::default() };
+    let mut f = Feeder::new(Grammar::new(opts));
     let mut lines = 0;
     for (i, line) in text.lines().enumerate() {
         lines += 1;
@@ -288,7 +290,9 @@ pub fn check_kern(text: &str) -> CheckReport {
             break;
         }
     }
-    let opts = GrammarOptions { meter: Meter::COMMON, rhythm: false, vocab: None };
+    // a score's meter is its `*M`s'; 4/4 where it has none
+    let common = MeterChoice::Fixed(Meter::COMMON);
+    let opts = GrammarOptions { meter: common, rhythm: false, ..GrammarOptions::default() };
     let mut header_ok = true;
     let g = match lines.get(i) {
         Some(l) if l.starts_with("**") => {
@@ -406,9 +410,11 @@ mod tests {
         r.diagnostics.iter().map(|d| (d.line, d.kind)).collect()
     }
 
-    fn meter(n: u32, d: u32) -> Meter {
-        Meter::new(n, d).unwrap()
+    fn meter(n: u32, d: u32) -> MeterChoice {
+        MeterChoice::Fixed(Meter::new(n, d).unwrap())
     }
+
+    const COMMON: MeterChoice = MeterChoice::Fixed(Meter::COMMON);
 
     #[test]
     fn a_valid_score_with_a_split_and_a_merge_has_no_diagnostic() {
@@ -479,7 +485,7 @@ mod tests {
     #[test]
     fn a_raw_sample_is_checked_with_its_rhythm_line_by_line() {
         let text = "@\n4c\t4e\t.\n.\t4f\t.\n2c\t.\t.\n@\n1c\t2e\t.\n.\t4f\t.\n.\t2g\t.\n@\n";
-        let r = check_prepared(text, Meter::COMMON);
+        let r = check_prepared(text, COMMON);
         // line 3: spine 1's quarter has ended but it holds `.` (it stalls: time goes on with
         // spine 2); line 4: at 1/2 spine 2 holds `.`; line 5: the spines have 1 and 1/2;
         // line 8: spine 2's half note overflows; line 9: measure 2
@@ -500,7 +506,7 @@ mod tests {
 
     #[test]
     fn a_measure_that_does_not_add_up_says_what_each_spine_has() {
-        let r = check_prepared("@\n4c\t2e\t.\n@\n", Meter::COMMON);
+        let r = check_prepared("@\n4c\t2e\t.\n@\n", COMMON);
         assert_eq!(
             r.diagnostics[0].message,
             "the measure does not add up to the meter 4/4: spine 1 has 1/4, spine 2 has 1/2"
@@ -509,7 +515,7 @@ mod tests {
 
     #[test]
     fn a_short_measure_in_the_middle_of_a_piece_is_a_rhythm_problem() {
-        let r = check_prepared("@\n1c\t1e\t.\n@\n2c\t2e\t.\n@\n1c\t1e\t.\n@\n", Meter::COMMON);
+        let r = check_prepared("@\n1c\t1e\t.\n@\n2c\t2e\t.\n@\n1c\t1e\t.\n@\n", COMMON);
         assert_eq!(kinds(&r), [(5, DiagnosticKind::Rhythm)], "{:?}", r.diagnostics);
         assert!(r.diagnostics[0].message.starts_with("a short measure (1/2 of 4/4)"));
     }
@@ -518,7 +524,24 @@ mod tests {
     fn the_meter_option_is_the_meter_until_the_text_sets_one() {
         let text = "@\n2.c\t2.e\t.\n@\n2.c\t2.e\t.\n@\n";
         assert!(check_prepared(text, meter(3, 4)).is_valid());
-        assert!(!check_prepared(text, Meter::COMMON).is_valid());
+        assert!(!check_prepared(text, COMMON).is_valid());
+    }
+
+    #[test]
+    fn from_the_music_a_pieces_first_measure_sets_its_meter() {
+        let text = "@\n2.c\t2.e\t.\n@\n2.c\t2.e\t.\n@\n";
+        assert!(check_prepared(text, MeterChoice::FromMusic).is_valid());
+        let r = check_prepared("@\n2.c\t2.e\t.\n@\n1c\t1e\t.\n@\n", MeterChoice::FromMusic);
+        assert_eq!(
+            r.diagnostics[0].message,
+            "spine 1: the note ends at 1, after the end of the measure (3/4)"
+        );
+    }
+
+    #[test]
+    fn from_the_music_a_first_measure_of_no_meters_length_is_named() {
+        let r = check_prepared("@\n3c\t3e\t.\n@\n", MeterChoice::FromMusic);
+        assert_eq!(r.diagnostics[0].message, "the first measure (1/3) is no meter's length");
     }
 
     #[test]

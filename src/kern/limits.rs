@@ -4,6 +4,8 @@
 //! into a corner the corpus never visits (a hundred grace notes in a row, eight beams on a
 //! note) and stay "valid" there.
 
+use super::duration::TPW;
+
 /// The most fields a line may have: the corpus has up to 6 in the prepared text (spines split
 /// with `*^` included); 8 leaves room for a further split of each hand.
 pub(crate) const MAX_SPINES: usize = 8;
@@ -25,6 +27,15 @@ pub(crate) const MAX_INTERP_LINES: usize = 8;
 /// where it may come). The prepared corpus has 8 twice, 7 five times (18,109 of its 25,417
 /// measures have none).
 pub(crate) const MAX_INTERP_LINES_PER_MEASURE: usize = 10;
+
+/// The lengths the first measure of a piece may have when it sets the meter (its meter comes
+/// from the music), in whole notes: those of the meters of ten movements of the corpus or more
+/// (2/4; 3/4, 6/8 and 12/16; 4/4 and 2/2; 3/8; 9/8; 6/4 and 12/8), so the model's measures of
+/// sloppy rhythm make no 11/8 or 45/32 pieces.
+pub(crate) const FIRST_MEASURE_LENGTHS: [u64; 6] =
+    [TPW * 3 / 8, TPW / 2, TPW * 3 / 4, TPW, TPW * 9 / 8, TPW * 3 / 2];
+/// The longest of them.
+pub(crate) const MAX_FIRST_MEASURE: u64 = TPW * 3 / 2;
 
 /// Most notes in a chord (the corpus's most).
 pub(crate) const MAX_CHORD: u8 = 6;

@@ -2,6 +2,7 @@
 //! what a closed measure counts for, and the caps on lines that take no time.
 
 use super::duration::frac;
+use super::limits::{FIRST_MEASURE_LENGTHS, MAX_FIRST_MEASURE};
 use super::meter::Meter;
 use super::spine::Kind;
 
@@ -144,35 +145,41 @@ pub(crate) struct Closed {
 /// The measure in progress and the meter in force.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Measure {
-    /// The meter in force, and the one a new piece starts with.
-    pub meter: Meter,
-    pub default_meter: Meter,
+    /// The meter in force: `None` in the first measure of a piece whose meter comes from the
+    /// music, until its barline sets it.
+    pub meter: Option<Meter>,
+    /// The meter a new piece starts with (`None`: from its music).
+    pub default_meter: Option<Meter>,
     /// The first measure with time in it of the piece (it may be a pickup).
     pub first: bool,
     /// After a short measure with rhythm on: only interpretation lines and `*-` may follow.
     pub must_end: bool,
     /// A barline came in this piece (`*-` comes only after one).
     pub bar_seen: bool,
+    /// The first measure of a piece may be shorter than the meter (a pickup).
+    pub pickup: bool,
     pub pending_short: Option<ShortMeasure>,
     pub stats: Stats,
 }
 
 impl Measure {
-    pub fn new(meter: Meter) -> Measure {
+    pub fn new(meter: Option<Meter>) -> Measure {
         Measure {
             meter,
             default_meter: meter,
             first: true,
             must_end: false,
             bar_seen: false,
+            pickup: true,
             pending_short: None,
             stats: Stats::default(),
         }
     }
 
-    /// The length of a measure, in ticks.
+    /// The length of a measure, in ticks: the meter's, or at most [`MAX_FIRST_MEASURE`] while
+    /// the first measure is to set the meter.
     pub fn length(&self) -> u64 {
-        self.meter.ticks()
+        self.meter.map_or(MAX_FIRST_MEASURE, Meter::ticks)
     }
 
     /// A new piece: the default meter, a first measure, nothing pending.
@@ -185,11 +192,13 @@ impl Measure {
     }
 
     /// Whether a barline may close the measure, rhythm on, with the kern spines' notes ending
-    /// at `ends` (`after_barline`: nothing came since the last barline).
+    /// at `ends` (`after_barline`: nothing came since the last barline; `piece_ends`: a short
+    /// measure may be the last of its piece).
     pub fn barline_ok(
         &self,
         mut ends: impl Iterator<Item = u64>,
         after_barline: bool,
+        piece_ends: bool,
     ) -> Result<(), &'static str> {
         if self.must_end {
             return Err("after a short last measure only interpretations and `*-` may follow");
@@ -201,16 +210,26 @@ impl Measure {
         if e == 0 && after_barline {
             return Err("a measure with nothing in it");
         }
-        if e > self.length() {
-            return Err("the measure is longer than the meter");
+        match self.meter {
+            None if e > 0 && !FIRST_MEASURE_LENGTHS.contains(&e) => {
+                Err("the first measure sets the meter: it is 3/8, 2/4, 3/4, 4/4, 9/8 or 6/4 long")
+            }
+            None => Ok(()),
+            Some(m) if e > m.ticks() => Err("the measure is longer than the meter"),
+            Some(m) if self.first && !self.pickup && e > 0 && e < m.ticks() => {
+                Err("the first measure is shorter than the meter, and no pickup may come here")
+            }
+            Some(m) if !piece_ends && !self.first && e > 0 && e < m.ticks() => {
+                Err("the measure is shorter than the meter, and this text ends no piece")
+            }
+            Some(_) => Ok(()),
         }
-        Ok(())
     }
 
-    /// Closes the measure of `spines` at a barline on `line`: counts it, and says whether it
-    /// was short (`describe`: say what does not add up, for the checker).
+    /// Closes the measure of `spines` at a barline on `line`: counts it, says whether it was
+    /// short, and sets the meter from it when it was the first of a piece whose meter comes
+    /// from the music (`describe`: say what does not add up, for the checker).
     pub fn close(&mut self, spines: &[Spine], line: usize, describe: bool) -> Closed {
-        let m = self.length();
         let kern = || spines.iter().filter(|s| s.kind == Kind::Kern);
         let count = kern().count();
         let mut closed = Closed { short: None, problem: None };
@@ -222,28 +241,54 @@ impl Measure {
         let all_eq = kern().all(|s| s.end == e);
         self.stats.measures += 1;
         self.stats.spine_measures += count;
-        let good = if all_eq && e == m {
-            ok
-        } else if all_eq && e < m {
-            if !self.first {
-                closed.short = Some(ShortMeasure { line, good: ok, length: e });
+        let parts = || {
+            spines
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.kind == Kind::Kern)
+                .map(|(i, s)| format!("spine {} has {}", i + 1, frac(s.end)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let good = match self.meter {
+            None => match Meter::for_length(e) {
+                Some(m) if all_eq => {
+                    self.meter = Some(m);
+                    ok
+                }
+                _ => {
+                    if describe {
+                        closed.problem = Some(if all_eq {
+                            format!("the first measure ({}) is no meter's length", frac(e))
+                        } else {
+                            format!(
+                                "the spines of the first measure end at different times: {}",
+                                parts()
+                            )
+                        });
+                    }
+                    0
+                }
+            },
+            Some(meter) => {
+                let m = meter.ticks();
+                if all_eq && e == m {
+                    ok
+                } else if all_eq && e < m {
+                    if !self.first {
+                        closed.short = Some(ShortMeasure { line, good: ok, length: e });
+                    }
+                    ok
+                } else {
+                    if describe {
+                        closed.problem = Some(format!(
+                            "the measure does not add up to the meter {meter}: {}",
+                            parts()
+                        ));
+                    }
+                    kern().filter(|s| s.ok && s.end == m).count()
+                }
             }
-            ok
-        } else {
-            if describe {
-                let parts: Vec<String> = spines
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.kind == Kind::Kern)
-                    .map(|(i, s)| format!("spine {} has {}", i + 1, frac(s.end)))
-                    .collect();
-                closed.problem = Some(format!(
-                    "the measure does not add up to the meter {}: {}",
-                    self.meter,
-                    parts.join(", ")
-                ));
-            }
-            kern().filter(|s| s.ok && s.end == m).count()
         };
         self.stats.full += good;
         self.first = false;
@@ -254,12 +299,12 @@ impl Measure {
     pub fn short_was_not_last(&mut self) -> Option<(usize, String)> {
         let short = self.pending_short.take()?;
         self.stats.full = self.stats.full.saturating_sub(short.good);
+        let meter = self.meter.map_or("the meter".to_string(), |m| m.to_string());
         Some((
             short.line,
             format!(
-                "a short measure ({} of {}) that is not the last of its piece (`*-` does not follow)",
+                "a short measure ({} of {meter}) that is not the last of its piece (`*-` does not follow)",
                 frac(short.length),
-                self.meter
             ),
         ))
     }

@@ -16,12 +16,59 @@ pub struct Meter {
     den: u16,
 }
 
-/// A meter that is not one (see [`Meter`]); the message says what is accepted.
+/// A meter that is not one (see [`Meter`] and [`MeterChoice`]); the message says what is
+/// accepted.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "meter must be N/D with N a whole number from 1 to 99 and D one of 1, 2, 4, 8, 16, 32, 64, got {0:?}"
+    "meter must be auto (from the music) or N/D with N a whole number from 1 to 99 and D one of 1, 2, 4, 8, 16, 32, 64, got {0:?}"
 )]
 pub struct MeterError(pub String);
+
+/// The meter a sample, a check or a score follows: the one its music sets (a `*M`, else the
+/// length of its first measure), or a fixed one until the music sets another.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MeterChoice {
+    /// From the music: a piece's meter is its first measure's (or its `*M`).
+    #[default]
+    FromMusic,
+    /// This meter until a `*M` sets another (the first measure may then be a short pickup).
+    Fixed(Meter),
+}
+
+impl MeterChoice {
+    /// Reads `auto` (from the music) or a meter `N/D`.
+    pub fn parse(text: &str) -> Result<MeterChoice, MeterError> {
+        if text.trim() == "auto" {
+            return Ok(MeterChoice::FromMusic);
+        }
+        Meter::parse(text).map(MeterChoice::Fixed)
+    }
+
+    /// The fixed meter, if any.
+    pub fn fixed(self) -> Option<Meter> {
+        match self {
+            MeterChoice::FromMusic => None,
+            MeterChoice::Fixed(m) => Some(m),
+        }
+    }
+}
+
+impl fmt::Display for MeterChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MeterChoice::FromMusic => f.write_str("auto"),
+            MeterChoice::Fixed(m) => m.fmt(f),
+        }
+    }
+}
+
+impl FromStr for MeterChoice {
+    type Err = MeterError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        MeterChoice::parse(s)
+    }
+}
 
 impl Meter {
     /// 4/4, the default: what the command line, the page and a score without `*M` assume.
@@ -76,6 +123,25 @@ impl Meter {
     /// The length of a measure, in ticks ([`TPW`] to a whole note).
     pub fn ticks(self) -> u64 {
         TPW / self.den as u64 * self.num as u64
+    }
+
+    /// The meter a measure of `ticks` is written in, if it is a meter's length at all (a whole
+    /// number of 64ths, at most 99 beats): the corpus's own way of writing that length, so a
+    /// measure of three quarters is 3/4 (192 movements) rather than 6/8 (75), one whole note
+    /// 4/4 (147) rather than 2/2 (74), one and a half 6/4 (12) rather than 12/8 (3). Halves
+    /// and wholes are counted in quarters (2/4, 6/4, 16/4); other lengths in their own unit
+    /// (3/8, 9/8, 9/16, 17/16).
+    pub fn for_length(ticks: u64) -> Option<Meter> {
+        let unit = TPW / 64;
+        if ticks == 0 || !ticks.is_multiple_of(unit) {
+            return None;
+        }
+        let (mut num, mut den) = (ticks / unit, 64u64);
+        while den > 4 && num.is_multiple_of(2) {
+            num /= 2;
+            den /= 2;
+        }
+        Meter::checked(u32::try_from(num).ok()?, den as u32)
     }
 }
 
@@ -136,10 +202,44 @@ mod tests {
             assert_eq!(
                 e,
                 format!(
-                    "meter must be N/D with N a whole number from 1 to 99 and D one of 1, 2, 4, 8, 16, 32, 64, got {bad:?}"
+                    "meter must be auto (from the music) or N/D with N a whole number from 1 to 99 and D one of 1, 2, 4, 8, 16, 32, 64, got {bad:?}"
                 )
             );
         }
+    }
+
+    #[test]
+    fn a_length_is_written_as_the_corpus_writes_it() {
+        let m = |n: u64, d: u64| Meter::for_length(TPW * n / d).map(|m| m.to_string());
+        for (n, d, want) in [
+            (3, 4, "3/4"),
+            (1, 1, "4/4"),
+            (1, 2, "2/4"),
+            (3, 8, "3/8"),
+            (9, 8, "9/8"),
+            (3, 2, "6/4"),
+            (9, 16, "9/16"),
+            (17, 16, "17/16"),
+            (4, 1, "16/4"),
+            (5, 4, "5/4"),
+            (1, 4, "1/4"),
+        ] {
+            assert_eq!(m(n, d).as_deref(), Some(want), "{n}/{d}");
+        }
+    }
+
+    #[test]
+    fn a_length_that_is_no_whole_number_of_64ths_is_no_meter() {
+        assert_eq!(Meter::for_length(TPW / 3), None);
+        assert_eq!(Meter::for_length(0), None);
+        assert_eq!(Meter::for_length(TPW * 26), None, "104 quarters");
+    }
+
+    #[test]
+    fn auto_is_the_meter_of_the_music() {
+        assert_eq!(MeterChoice::parse(" auto "), Ok(MeterChoice::FromMusic));
+        assert_eq!(MeterChoice::parse("3/4"), Ok(MeterChoice::Fixed(Meter::new(3, 4).unwrap())));
+        assert_eq!(MeterChoice::default().to_string(), "auto");
     }
 
     #[test]

@@ -25,9 +25,10 @@ pub mod meter;
 pub mod prep;
 pub mod reconstruct;
 pub(crate) mod spine;
+pub mod stats;
 
 pub use check::{check_kern, check_prepared, CheckReport, Diagnostic, DiagnosticKind};
-pub use grammar::{Grammar, GrammarError, GrammarOptions};
-pub use meter::{Meter, MeterError};
+pub use grammar::{Grammar, GrammarError, GrammarOptions, LineKinds};
+pub use meter::{Meter, MeterChoice, MeterError};
 pub use prep::{prepare_dir, prepare_text, Corpus, CorpusError};
 pub use reconstruct::{reconstruct, reconstruct_with_report, ReconstructReport, ScoreOptions};

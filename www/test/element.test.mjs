@@ -145,7 +145,7 @@ for (const config of CONFIGS) {
         ["missing", /cannot download the model .*missing\.safetensors: HTTP 404/],
         ["bad", /temperature must be a number above 0 and at most 10, got "hot"/],
         // the one meter rule, in the words of `kernrnn sample` and `kernrnn check`
-        ["bad-meter", /^meter must be N\/D with N a whole number from 1 to 99 and D one of 1, 2, 4, 8, 16, 32, 64, got "0\/4"$/],
+        ["bad-meter", /^meter must be auto \(from the music\) or N\/D with N a whole number from 1 to 99 and D one of 1, 2, 4, 8, 16, 32, 64, got "0\/4"$/],
       ]) {
         const { rejected, events } = await generate(page, id);
         assert.ok(rejected?.isError, `${id}: generate() rejects with an Error`);

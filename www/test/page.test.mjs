@@ -294,7 +294,7 @@ for (const config of CONFIGS) {
       await page.waitForFunction(() => document.body.dataset.state === "idle" && document.querySelector("#length").value, null, { polling: 100 });
       assert.deepEqual(
         await page.evaluate(() => ["temperature", "seed", "length", "prime", "meter"].map((id) => document.getElementById(id).value)),
-        ["0.8", "1", "2000", "@\n", "4/4"],
+        ["0.8", "1", "2000", "@\n", "auto"],
       );
       assert.equal(await page.getAttribute("#length", "max"), "10000000");
       assert.equal(await page.getAttribute("#temperature", "max"), "10");
@@ -413,7 +413,7 @@ for (const config of CONFIGS) {
         ["temperature=80", /temperature must be a number above 0 and at most 10, got "80"/],
         ["temperature=NaN", /temperature must be a number above 0 and at most 10, got "NaN"/],
         ["length=99999999999", /length must be a whole number from 1 to 10000000, got "99999999999"/],
-        ["meter=0/4", /meter must be N\/D with N a whole number from 1 to 99 and D one of 1, 2, 4, 8, 16, 32, 64, got "0\/4"/],
+        ["meter=0/4", /meter must be auto \(from the music\) or N\/D with N a whole number from 1 to 99 and D one of 1, 2, 4, 8, 16, 32, 64, got "0\/4"/],
         ["meter=100/4", /got "100\/4"/],
         ["backend=quantum", /backend must be auto, webgpu or cpu, got "quantum"/],
         ["colour=red", /unknown option "colour"/],

@@ -17,7 +17,8 @@ impl State {
                 Ok(())
             };
         }
-        self.measure.barline_ok(self.spines.kern_ends(), after_barline).map_err(rhythm)
+        let piece_ends = self.rules.piece_ends;
+        self.measure.barline_ok(self.spines.kern_ends(), after_barline, piece_ends).map_err(rhythm)
     }
 
     /// A barline line ends: the measure closes and the next one starts.

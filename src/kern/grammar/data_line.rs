@@ -2,11 +2,11 @@
 //! over the kern spines; the spines whose note ends there carry a new note, rest or chord, the
 //! others `.`; a grace-note line has grace notes in some due spines and `.` everywhere else.
 
-use super::state::{DataField, Mode, Pos, Prev, State, DATA_LINE, SPINE0};
+use super::state::{DataField, LineKinds, Mode, Pos, Prev, State, DATA_LINE, SPINE0};
 use super::{note, rhythm, structure, token, Fail, Sink};
 use crate::kern::duration::frac;
-use crate::kern::lex::{DurRule, DynTok, GraceRule, KernTok};
-use crate::kern::limits::MAX_SPINES;
+use crate::kern::lex::{DurRule, DynTok, GraceRule, KernTok, Room};
+use crate::kern::limits::{FIRST_MEASURE_LENGTHS, MAX_SPINES};
 use crate::kern::measure::Spine;
 use crate::kern::spine::{first_line_kind, Kind};
 
@@ -25,7 +25,13 @@ impl State {
         self.cursor.field = 0;
         self.resolve_short(sink);
         let mut line = DATA_LINE;
-        if (!self.rules.grace_ok || self.runs.grace_capped()) && self.rules.rhythm {
+        let kinds = self.rules.line_kinds;
+        if !kinds.has(LineKinds::TIMED) && !kinds.has(LineKinds::GRACE) {
+            return Err(structure("this kind of line may not come here now"));
+        }
+        let no_grace =
+            !self.rules.grace_ok || self.runs.grace_capped() || !kinds.has(LineKinds::GRACE);
+        if no_grace && self.rules.rhythm {
             line.mode = Mode::Normal;
         }
         if self.spines.n == 0 {
@@ -67,8 +73,13 @@ impl State {
         let rhythm_on = self.rules.rhythm;
         let line = &self.cursor.data;
         let rule = if rhythm_on {
+            let room = match self.measure.meter {
+                Some(m) => Room::until(m.ticks().saturating_sub(line.t)),
+                // the first measure sets the meter: it may end at any of these lengths
+                None => Room::to_ends(line.t, &FIRST_MEASURE_LENGTHS),
+            };
             DurRule {
-                fit: Some(self.measure.length().saturating_sub(line.t)),
+                fit: Some(room),
                 grace: match line.mode {
                     Mode::Normal => GraceRule::Forbid,
                     Mode::Grace => GraceRule::Require,

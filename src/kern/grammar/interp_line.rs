@@ -40,7 +40,10 @@ impl State {
 
     /// Whether a `*-` line may start here.
     pub(super) fn term_ok(&self) -> bool {
-        self.spines.n > 0 && self.measure.bar_seen && self.spines.at_measure_start()
+        self.rules.piece_ends
+            && self.spines.n > 0
+            && self.measure.bar_seen
+            && self.spines.at_measure_start()
     }
 
     pub(super) fn interp_char(
@@ -234,7 +237,7 @@ impl State {
             if !self.spines.at_measure_start() {
                 note(sink, self.cursor.line, || "a meter change inside a measure".to_string());
             }
-            self.measure.meter = m;
+            self.measure.meter = Some(m);
         }
         self.prev = Prev::Interp;
     }

@@ -71,16 +71,25 @@ mod state;
 use std::fmt;
 
 use super::duration::DurSet;
+use super::limits::FIRST_MEASURE_LENGTHS;
 use super::measure::{Spine, Stats};
-use super::meter::Meter;
+use super::meter::{Meter, MeterChoice};
 use super::spine::Kind;
+pub use state::LineKinds;
 use state::{Pos, Prev, State};
 
 /// Options of a [`Grammar`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GrammarOptions {
-    /// The meter in force until the text sets one with `*M`. It comes back after each `*-`.
-    pub meter: Meter,
+    /// The meter of each piece: from its music (its first measure's length, or a `*M`), or a
+    /// fixed one until the text sets one with `*M` (then the first measure may be a short
+    /// pickup). It comes back after each `*-`.
+    pub meter: MeterChoice,
+    /// `*-` may end a piece, and a short measure may then be its last. Off, every measure but
+    /// the first fills the meter and the text is one piece.
+    pub piece_ends: bool,
+    /// With a fixed meter, the first measure of a piece may be a short pickup.
+    pub pickup: bool,
     /// Enforce the rhythm rules. Off, only tokens and structure are enforced, and rhythm
     /// problems are recorded rather than refused (this is how the checker reads a text).
     pub rhythm: bool,
@@ -97,7 +106,13 @@ pub struct GrammarOptions {
 
 impl Default for GrammarOptions {
     fn default() -> Self {
-        GrammarOptions { meter: Meter::COMMON, rhythm: true, vocab: None }
+        GrammarOptions {
+            meter: MeterChoice::FromMusic,
+            piece_ends: true,
+            pickup: true,
+            rhythm: true,
+            vocab: None,
+        }
     }
 }
 
@@ -175,8 +190,9 @@ impl Grammar {
     }
 
     /// Whether a grammar with rhythm on can constrain sampling from `vocab` (a model's
-    /// characters) with `meter` as its meter (see [`GrammarOptions::meter`]): then from every
-    /// state it reaches, some character of `vocab` is allowed. The minimum is
+    /// characters) with `meter` as its meter (see [`GrammarOptions::meter`]; from the music,
+    /// the vocabulary must be able to fill the longest first measure): then from every state
+    /// it reaches, some character of `vocab` is allowed. The minimum is
     ///
     /// * TAB, newline, `@`, `.` (null tokens) and `*` and `-` (`*-` ends a piece after a short
     ///   last measure);
@@ -189,7 +205,7 @@ impl Grammar {
     /// durations, `/` (meters), the letters of clefs, keys, key signatures and mensurations:
     /// the grammar only uses what the vocabulary has. Otherwise returns why not; a sampler
     /// should then sample without the grammar (raw) and say so.
-    pub fn supports(vocab: &[char], meter: Meter) -> Result<(), String> {
+    pub fn supports(vocab: &[char], meter: MeterChoice) -> Result<(), String> {
         let missing: Vec<char> = "\t\n@.*-".chars().filter(|c| !vocab.contains(c)).collect();
         if !missing.is_empty() {
             return Err(format!(
@@ -199,9 +215,17 @@ impl Grammar {
         if !vocab.iter().any(|c| matches!(c, 'a'..='g' | 'A'..='G')) {
             return Err("the vocabulary has no pitch letter (a-g, A-G)".into());
         }
-        if !DurSet::for_vocab(Some(vocab)).fillable(meter.ticks()) {
+        let set = DurSet::for_vocab(Some(vocab));
+        let (fills, what) = match meter {
+            MeterChoice::Fixed(m) => (set.fillable(m.ticks()), format!("a measure of {m}")),
+            MeterChoice::FromMusic => (
+                FIRST_MEASURE_LENGTHS.iter().any(|&l| set.fillable(l)),
+                "a measure of any of the corpus's meters".to_string(),
+            ),
+        };
+        if !fills {
             return Err(format!(
-                "the durations the vocabulary's digits can write cannot fill a measure of {meter}"
+                "the durations the vocabulary's digits can write cannot fill {what}"
             ));
         }
         Ok(())
@@ -282,9 +306,28 @@ impl Grammar {
         self.state.spines.n
     }
 
-    /// The meter in force.
-    pub fn meter(&self) -> Meter {
+    /// The meter in force (`None` while the first measure of a piece is to set it).
+    pub fn meter(&self) -> Option<Meter> {
         self.state.measure.meter
+    }
+
+    /// The kinds of line that may start from here on ([`LineKinds::ALL`] when made): a sampler
+    /// whose model keeps writing lines the grammar refuses corrects it within the kind of line
+    /// the model meant, rather than through lines it did not mean (a `.` where its note has
+    /// ended would make a grace-note line, a `*` an interpretation line). A line already begun
+    /// is not affected; a new piece still starts with `@`, a piece that must end with `*-`.
+    pub fn set_line_kinds(&mut self, kinds: LineKinds) {
+        self.state.rules.line_kinds = kinds;
+    }
+
+    /// Whether a new line would start with the next character.
+    pub fn at_line_begin(&self) -> bool {
+        matches!(self.state.cursor.pos, Pos::LineStart)
+    }
+
+    /// Allows `*-` (and with it a short last measure) from here on, or not.
+    pub fn set_piece_ends(&mut self, on: bool) {
+        self.state.rules.piece_ends = on;
     }
 
     /// Whether the rhythm rules are enforced now.
@@ -313,8 +356,7 @@ impl Grammar {
         }
     }
 
-    /// After a short measure with rhythm on, only `*-` may end the piece (tests).
-    #[cfg(test)]
+    /// After a short measure with rhythm on, only `*-` may end the piece.
     pub(crate) fn must_end(&self) -> bool {
         self.state.measure.must_end
     }
@@ -324,6 +366,11 @@ impl Grammar {
     pub(crate) fn finish(&mut self) {
         let mut sink = Some(&mut self.issues);
         self.state.resolve_short(&mut sink);
+    }
+
+    /// When the kern spines' current notes end, in ticks from the start of the measure.
+    pub(crate) fn kern_ends(&self) -> Vec<u64> {
+        self.state.spines.kern_ends().collect()
     }
 
     pub(crate) fn stats(&self) -> Stats {
@@ -418,6 +465,24 @@ impl Grammar {
         }
         spines.n = fields;
     }
+}
+
+/// The length of every kern spine's every measure in a prepared text, as its durations add up
+/// (the rhythm unchecked; up to the first line the grammar cannot read): what a text's
+/// measures say its meter is.
+pub fn measure_lengths(text: &str) -> Vec<u64> {
+    let opts = GrammarOptions { rhythm: false, ..GrammarOptions::default() };
+    let mut g = Grammar::new(opts);
+    let mut lengths = Vec::new();
+    for line in text.split_inclusive('\n') {
+        if line.trim_end() == "@" {
+            lengths.extend(g.kern_ends().into_iter().filter(|&e| e > 0));
+        }
+        if g.push_str(line).is_err() {
+            break;
+        }
+    }
+    lengths
 }
 
 #[cfg(test)]

@@ -26,6 +26,34 @@ pub(crate) struct Rules {
     pub grace_ok: bool,
     /// The interpretation families the vocabulary can finish.
     pub families: Families,
+    /// `*-` may end a piece ([`GrammarOptions::piece_ends`]).
+    pub piece_ends: bool,
+    /// The kinds of line that may start ([`super::Grammar::set_line_kinds`]).
+    pub line_kinds: LineKinds,
+}
+
+/// Kinds of line, as a set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineKinds(u8);
+
+impl LineKinds {
+    /// `@`
+    pub const BARLINE: LineKinds = LineKinds(1);
+    /// `*` in every field.
+    pub const INTERPRETATION: LineKinds = LineKinds(2);
+    /// Data with timed notes or rests.
+    pub const TIMED: LineKinds = LineKinds(4);
+    /// Data with grace notes only.
+    pub const GRACE: LineKinds = LineKinds(8);
+    pub const ALL: LineKinds = LineKinds(15);
+
+    pub const fn with(self, o: LineKinds) -> LineKinds {
+        LineKinds(self.0 | o.0)
+    }
+
+    pub fn has(self, o: LineKinds) -> bool {
+        self.0 & o.0 == o.0
+    }
 }
 
 /// The previous line.
@@ -209,10 +237,12 @@ impl State {
                 durations: DurSet::for_vocab(vocab),
                 grace_ok: vocab.is_none_or(|v| v.contains(&'q')),
                 families: Families::for_vocab(vocab),
+                piece_ends: opts.piece_ends,
+                line_kinds: LineKinds::ALL,
             },
             runs: Runs::new(if opts.rhythm { RunCaps::SAMPLING } else { RunCaps::NONE }),
             spines: Spines::NONE,
-            measure: Measure::new(opts.meter),
+            measure: Measure { pickup: opts.pickup, ..Measure::new(opts.meter.fixed()) },
             prev: Prev::Nothing,
             cursor: Cursor {
                 line: 1,
@@ -304,7 +334,13 @@ impl State {
     }
 
     fn line_start(&mut self, c: u8, sink: &mut Sink) -> Result<(), Fail> {
+        let kinds = self.rules.line_kinds;
+        let refused = || Err(structure("this kind of line may not come here now"));
         match c {
+            // a new piece starts with a barline, and a piece that must end ends with `*-`,
+            // whatever kinds of line are asked for
+            b'@' if !kinds.has(LineKinds::BARLINE) && self.prev != Prev::Term => refused(),
+            b'*' if !kinds.has(LineKinds::INTERPRETATION) && !self.measure.must_end => refused(),
             b'@' => {
                 self.bar_ok()?;
                 self.cursor.pos = Pos::Bar;

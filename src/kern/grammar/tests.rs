@@ -10,9 +10,19 @@ fn mt(n: u32, d: u32) -> Meter {
     Meter::new(n, d).unwrap()
 }
 
+/// A fixed meter of `n/d`.
+fn fixed(n: u32, d: u32) -> MeterChoice {
+    MeterChoice::Fixed(mt(n, d))
+}
+
+/// A sampling grammar's options in 4/4 (the tests below count in it).
+fn common() -> GrammarOptions {
+    GrammarOptions { meter: fixed(4, 4), ..GrammarOptions::default() }
+}
+
 /// A sampling grammar (rhythm on, 4/4) after `text`.
 fn after(text: &str) -> Grammar {
-    let mut g = Grammar::new(GrammarOptions::default());
+    let mut g = Grammar::new(common());
     g.push_str(text).unwrap_or_else(|e| panic!("{e} in {text:?}"));
     g
 }
@@ -171,7 +181,7 @@ fn a_manipulation_line_holds_null_tokens_in_its_other_fields() {
 
 #[test]
 fn a_meter_line_sets_the_length_of_the_measures() {
-    assert_eq!(after("@\n*M3/4\t*M3/4\t*M3/4\n2.c\t2.e\t.\n@\n").meter(), mt(3, 4));
+    assert_eq!(after("@\n*M3/4\t*M3/4\t*M3/4\n2.c\t2.e\t.\n@\n").meter(), Some(mt(3, 4)));
 }
 
 #[test]
@@ -188,7 +198,10 @@ fn no_meter_changes_inside_a_measure() {
 
 #[test]
 fn a_new_piece_starts_in_the_default_meter() {
-    assert_eq!(after("@\n*M3/4\t*\t*\n2.c\t2.e\t.\n@\n*-\t*-\t*-\n@\n").meter(), Meter::COMMON);
+    assert_eq!(
+        after("@\n*M3/4\t*\t*\n2.c\t2.e\t.\n@\n*-\t*-\t*-\n@\n").meter(),
+        Some(Meter::COMMON)
+    );
 }
 
 #[test]
@@ -206,7 +219,7 @@ fn five_fields_are_kern_three_undecided_and_dynam() {
 
 #[test]
 fn the_last_of_three_fields_holds_dynamics() {
-    assert!(Grammar::new(GrammarOptions::default()).push_str("@\n4c\t4e\t4g\n").is_err());
+    assert!(Grammar::new(common()).push_str("@\n4c\t4e\t4g\n").is_err());
 }
 
 #[test]
@@ -242,7 +255,7 @@ fn at_most_eight_spines() {
 
 #[test]
 fn allowed_mask_says_for_each_character_whether_it_may_come() {
-    let g = Grammar::new(GrammarOptions::default());
+    let g = Grammar::new(common());
     let chars = ['@', '4', '*', '\t', '\n', 'é', '.'];
     let mut out = [true; 7];
     g.allowed_mask(&chars, &mut out);
@@ -254,14 +267,14 @@ fn allowed_mask_says_for_each_character_whether_it_may_come() {
 
 #[test]
 fn any_character_is_accepted_or_refused_never_a_panic() {
-    let g = Grammar::new(GrammarOptions::default());
+    let g = Grammar::new(common());
     let mut seed = 99u64;
     for _ in 0..20_000 {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
         let c = char::from_u32((seed >> 40) as u32 % 300).unwrap_or('x');
         let _ = g.clone().push(c);
     }
-    let mut h = Grammar::new(GrammarOptions { rhythm: false, ..GrammarOptions::default() });
+    let mut h = Grammar::new(GrammarOptions { rhythm: false, ..common() });
     for _ in 0..20_000 {
         seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
         let c = char::from_u32((seed >> 40) as u32 % 130).unwrap_or('x');
@@ -272,7 +285,7 @@ fn any_character_is_accepted_or_refused_never_a_panic() {
 #[test]
 fn a_vocabulary_without_0_cannot_write_20() {
     let mozart: Vec<char> = MOZART_CHARS.chars().collect();
-    let mut g = Grammar::new(GrammarOptions { vocab: Some(mozart), ..GrammarOptions::default() });
+    let mut g = Grammar::new(GrammarOptions { vocab: Some(mozart), ..common() });
     g.push_str("@\n4c\t2").unwrap();
     assert!(!g.allows('0') && g.allows('4'), "2 leads to 2, 22, 24, 28 only");
     assert!(after("@\n4c\t2").allows('0'));
@@ -380,8 +393,7 @@ const BASICS: &str = "\t\n@.*-";
 fn the_grammar_offers_only_durations_the_vocabulary_can_write_and_fill() {
     let v: Vec<char> = format!("{BASICS}48cr").chars().collect();
     // after a 48th, 47/48 are left: the grammar only offers what 4 and 8 can fill
-    let mut g =
-        Grammar::new(GrammarOptions { vocab: Some(v.clone()), ..GrammarOptions::default() });
+    let mut g = Grammar::new(GrammarOptions { vocab: Some(v.clone()), ..common() });
     g.push_str("@\n48c\t4c\t.\n").unwrap();
     assert!(v.iter().any(|&c| g.allows(c)));
 }
@@ -389,10 +401,10 @@ fn the_grammar_offers_only_durations_the_vocabulary_can_write_and_fill() {
 #[test]
 fn supports_accepts_a_vocabulary_whose_durations_fill_the_meter() {
     let v: Vec<char> = format!("{BASICS}48cr").chars().collect();
-    assert_eq!(Grammar::supports(&v, mt(4, 4)), Ok(()));
-    assert_eq!(Grammar::supports(&v, mt(5, 32)), Ok(()), "48. and 8");
+    assert_eq!(Grammar::supports(&v, fixed(4, 4)), Ok(()));
+    assert_eq!(Grammar::supports(&v, fixed(5, 32)), Ok(()), "48. and 8");
     assert_eq!(
-        Grammar::supports(&v, mt(1, 64)),
+        Grammar::supports(&v, fixed(1, 64)),
         Err("the durations the vocabulary's digits can write cannot fill a measure of 1/64".into())
     );
 }
@@ -401,12 +413,12 @@ fn supports_accepts_a_vocabulary_whose_durations_fill_the_meter() {
 fn supports_names_the_structural_characters_a_vocabulary_lacks() {
     let no_tab: Vec<char> = "\n@.*-4c".chars().collect();
     assert_eq!(
-        Grammar::supports(&no_tab, mt(4, 4)),
+        Grammar::supports(&no_tab, fixed(4, 4)),
         Err("the vocabulary lacks ['\\t'], which the **kern grammar needs".into())
     );
     let no_pitch: Vec<char> = format!("{BASICS}4r").chars().collect();
     assert_eq!(
-        Grammar::supports(&no_pitch, mt(4, 4)),
+        Grammar::supports(&no_pitch, fixed(4, 4)),
         Err("the vocabulary has no pitch letter (a-g, A-G)".into())
     );
 }
@@ -434,7 +446,7 @@ fn random_vocabularies_never_dead_end() {
         }
         let meter = [mt(4, 4), mt(3, 4), mt(6, 8), mt(2, 2), mt(3, 8), mt(5, 16), mt(2, 4)]
             [(seed / 4 % 7) as usize];
-        if Grammar::supports(&chars, meter).is_err() {
+        if Grammar::supports(&chars, MeterChoice::Fixed(meter)).is_err() {
             continue;
         }
         walked += 1;
@@ -454,7 +466,7 @@ fn random_vocabularies_never_dead_end() {
 
 #[test]
 fn with_rhythm_off_problems_are_recorded_instead_of_refused() {
-    let mut g = Grammar::new(GrammarOptions { meter: Meter::COMMON, rhythm: false, vocab: None });
+    let mut g = Grammar::new(GrammarOptions { rhythm: false, ..common() });
     g.push_str("@\n4c\t4e\t.\n.\t4e\t.\n@\n").unwrap();
     let lines: Vec<usize> = g.issues().iter().map(|i| i.line).collect();
     assert_eq!(lines, [3, 4], "{:?}", g.issues());
@@ -490,7 +502,11 @@ fn random_walk_capped(
     meter: Meter,
     caps: Option<((u32, u32), (u32, u32))>,
 ) -> String {
-    let mut g = Grammar::new(GrammarOptions { meter, rhythm: true, vocab: Some(chars.to_vec()) });
+    let mut g = Grammar::new(GrammarOptions {
+        meter: MeterChoice::Fixed(meter),
+        vocab: Some(chars.to_vec()),
+        ..common()
+    });
     if let Some((grace, interp)) = caps {
         g.set_caps(grace, interp);
     }
@@ -583,7 +599,11 @@ fn random_walks_never_dead_end_and_pass_the_checker() {
 fn agrees_with_checker(text: &str, meter: Meter, chars: &[char], seed: u64) -> usize {
     let cut = text.rfind('\n').map_or(0, |i| i + 1);
     let mut text = text[..cut].to_string();
-    let mut g = Grammar::new(GrammarOptions { meter, rhythm: true, vocab: Some(chars.to_vec()) });
+    let mut g = Grammar::new(GrammarOptions {
+        meter: MeterChoice::Fixed(meter),
+        vocab: Some(chars.to_vec()),
+        ..common()
+    });
     g.push_str(&text).unwrap();
     if g.must_end() {
         assert!(!g.at_line_start());
@@ -591,7 +611,7 @@ fn agrees_with_checker(text: &str, meter: Meter, chars: &[char], seed: u64) -> u
         g.push_str(&end).unwrap();
         text.push_str(&end);
     }
-    let report = super::super::check::check_prepared(&text, meter);
+    let report = super::super::check::check_prepared(&text, MeterChoice::Fixed(meter));
     let bad: Vec<_> = report.diagnostics.iter().take(5).collect();
     assert!(report.diagnostics.is_empty(), "seed {seed}: {bad:?}\n{text}");
     report.measures
@@ -609,8 +629,11 @@ fn short_walks_never_dead_end() {
     for seed in 0..seeds {
         let chars: Vec<char> = alphabets[(seed % 3) as usize].chars().collect();
         let meter = [mt(2, 4), mt(3, 8), mt(1, 16), mt(4, 4)][(seed / 3 % 4) as usize];
-        let mut g =
-            Grammar::new(GrammarOptions { meter, rhythm: true, vocab: Some(chars.clone()) });
+        let mut g = Grammar::new(GrammarOptions {
+            meter: MeterChoice::Fixed(meter),
+            vocab: Some(chars.clone()),
+            ..common()
+        });
         let mut rng = Lcg(seed);
         let mut text = String::new();
         for step in 0..120 {
@@ -621,5 +644,108 @@ fn short_walks_never_dead_end() {
             text.push(c);
         }
         agrees_with_checker(&text, meter, &chars, seed);
+    }
+}
+
+// ---- the meter from the music, one piece ----------------------------------------------
+
+/// A grammar whose meter comes from the music.
+fn from_music() -> GrammarOptions {
+    GrammarOptions { meter: MeterChoice::FromMusic, ..GrammarOptions::default() }
+}
+
+#[test]
+fn from_the_music_the_first_measure_sets_the_meter() {
+    let mut g = Grammar::new(from_music());
+    g.push_str("@\n2.c\t2.e\t.\n").unwrap();
+    assert_eq!(g.meter(), None, "not yet");
+    g.push_str("@\n").unwrap();
+    assert_eq!(g.meter(), Some(mt(3, 4)));
+    assert!(g.push_str("1c\t1e\t.\n").is_err(), "a whole note no longer fits");
+}
+
+#[test]
+fn from_the_music_the_first_measure_is_one_of_the_corpus_meters_long() {
+    let mut g = Grammar::new(from_music());
+    g.push_str("@\n2.c\t2.e\t.\n8c\t8e\t.\n").unwrap();
+    assert_eq!(
+        g.push_str("@").unwrap_err().message,
+        "'@' is not allowed here: the first measure sets the meter: it is 3/8, 2/4, 3/4, 4/4, 9/8 or 6/4 long"
+    );
+}
+
+#[test]
+fn from_the_music_a_note_of_the_first_measure_must_leave_a_way_to_one_of_those_lengths() {
+    // after 3/4 and a 3/8 note the measure would be 9/8, and 9/8 is a meter; 2.. would reach
+    // 3/4 + 7/8 = 13/8, past every one of them
+    let g = after_with(from_music(), "@\n2.c\t2.e\t.\n");
+    assert!(g.clone().push_str("4.c\t4.e\t.\n").is_ok());
+    assert!(g.clone().push_str("2..c").is_err());
+}
+
+fn after_with(opts: GrammarOptions, text: &str) -> Grammar {
+    let mut g = Grammar::new(opts);
+    g.push_str(text).unwrap_or_else(|e| panic!("{e} in {text:?}"));
+    g
+}
+
+#[test]
+fn without_piece_ends_no_measure_is_short_and_no_piece_ends() {
+    let opts = GrammarOptions { piece_ends: false, ..common() };
+    let g = after_with(opts, "@\n1c\t1e\t.\n@\n2c\t2e\t.\n");
+    assert!(!g.allows('@'), "a short measure may only end a piece");
+    let g = after_with(GrammarOptions { piece_ends: false, ..common() }, "@\n1c\t1e\t.\n@\n");
+    assert!(g.clone().push_str("*-").is_err());
+}
+
+#[test]
+fn without_a_pickup_the_first_measure_fills_the_meter() {
+    let g = after_with(GrammarOptions { pickup: false, ..common() }, "@\n2c\t2e\t.\n");
+    assert!(!g.allows('@'));
+    assert!(after("@\n2c\t2e\t.\n").allows('@'), "a pickup where one may come");
+}
+
+#[test]
+fn only_the_kinds_of_line_asked_for_may_start() {
+    let mut g = after("@\n1c\t1e\t.\n@\n");
+    g.set_line_kinds(LineKinds::TIMED.with(LineKinds::BARLINE));
+    assert!(!g.allows('*'), "no interpretation line");
+    assert!(g.allows('4'));
+    // a `.` in a due spine would make a grace-note line: not one of the kinds asked for
+    let mut g = after("@\n4c\t4e\t.\n");
+    g.set_line_kinds(LineKinds::TIMED.with(LineKinds::BARLINE));
+    assert!(!g.allows('.'));
+}
+
+/// Random walks from the music and without piece ends never dead-end either.
+#[test]
+fn random_walks_from_the_music_and_in_one_piece_never_dead_end() {
+    let chars: Vec<char> = CORPUS_CHARS.chars().collect();
+    for seed in 0..40u64 {
+        let opts = GrammarOptions {
+            piece_ends: seed % 2 == 0,
+            pickup: seed % 3 == 0,
+            vocab: Some(chars.clone()),
+            ..from_music()
+        };
+        let mut g = Grammar::new(opts);
+        let mut rng = Lcg(seed);
+        let mut text = String::new();
+        for step in 0..4000 {
+            let allowed: Vec<char> = chars.iter().copied().filter(|&c| g.allows(c)).collect();
+            assert!(!allowed.is_empty(), "seed {seed} step {step}: dead end after {text:?}");
+            // lean on what moves through measures
+            let lean: Vec<char> =
+                allowed.iter().copied().filter(|c| "\t\n@.r12468ceg".contains(*c)).collect();
+            let pool =
+                if lean.is_empty() || rng.next().is_multiple_of(8) { &allowed } else { &lean };
+            let c = pool[(rng.next() % pool.len() as u64) as usize];
+            g.push(c).unwrap();
+            text.push(c);
+        }
+        let cut = text.rfind('\n').map_or(0, |i| i + 1);
+        let report = super::super::check::check_prepared(&text[..cut], MeterChoice::FromMusic);
+        let bad: Vec<_> = report.diagnostics.iter().take(3).collect();
+        assert!(report.diagnostics.is_empty() || g.must_end(), "seed {seed}: {bad:?}");
     }
 }

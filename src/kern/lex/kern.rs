@@ -19,12 +19,60 @@ pub(crate) enum GraceRule {
     Require,
 }
 
+/// The time left for a note: one span (the rest of a measure of a known meter), or several
+/// (the ends the first measure of a piece may have while it is to set the meter). A note
+/// fits when it leaves, in one of them, a rest the durations can fill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Room {
+    left: [u64; MAX_ROOMS],
+    n: u8,
+}
+
+/// The most spans a [`Room`] holds.
+pub(crate) const MAX_ROOMS: usize = 8;
+
+impl Room {
+    /// `left` ticks.
+    pub const fn until(left: u64) -> Room {
+        let mut r = Room { left: [0; MAX_ROOMS], n: 1 };
+        r.left[0] = left;
+        r
+    }
+
+    /// The spans from `t` to each of `ends` at or after it (at most [`MAX_ROOMS`]).
+    pub fn to_ends(t: u64, ends: &[u64]) -> Room {
+        let mut r = Room { left: [0; MAX_ROOMS], n: 0 };
+        for &e in ends.iter().filter(|&&e| e >= t) {
+            if let Some(slot) = r.left.get_mut(r.n as usize) {
+                *slot = e - t;
+                r.n += 1;
+            }
+        }
+        r
+    }
+
+    fn spans(&self) -> &[u64] {
+        self.left.get(..self.n as usize).unwrap_or(&[])
+    }
+
+    /// Whether a note of `v` ticks fits in one of the spans, leaving a fillable rest.
+    pub fn fits(&self, set: &DurSet, v: u64) -> bool {
+        self.spans().iter().any(|&rem| set.fits(rem, v))
+    }
+
+    /// Whether some duration of `mask` with at least `min_dots` dots fits.
+    fn any_fit(&self, set: &DurSet, mask: u32, min_dots: u8) -> bool {
+        self.spans().iter().any(|&rem| set.any_fit(mask, min_dots, rem))
+    }
+}
+
 /// What the rhythm asks of a **kern field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct DurRule {
-    /// Ticks left in the measure: a timed note must fit and leave a fillable rest (`None`: any
-    /// duration). A note that does not fit can still be a grace note where grace is allowed.
-    pub fit: Option<u64>,
+    /// The time left in the measure: a timed note must fit and leave a rest the durations can
+    /// fill (`None`: any duration). A note that does not fit can still be a grace note where
+    /// grace is allowed.
+    pub fit: Option<Room>,
     pub grace: GraceRule,
     /// The notes of a chord after the first must repeat its duration and grace status.
     pub chord_match: bool,
@@ -262,7 +310,7 @@ impl KernTok {
         }
     }
 
-    fn fit(&self, r: &DurRule) -> Option<u64> {
+    fn fit(&self, r: &DurRule) -> Option<Room> {
         if self.chord_note == 0 {
             r.fit
         } else {
@@ -372,7 +420,7 @@ impl KernTok {
         let gr = self.grace_rule(r);
         let timed = match self.fit(r) {
             _ if gr == GraceRule::Require => false,
-            Some(rem) => r.set.any_fit(mask, min_dots, rem),
+            Some(room) => room.any_fit(r.set, mask, min_dots),
             None => r.set.any_valid(mask, min_dots),
         };
         let grace = gr != GraceRule::Forbid
@@ -418,8 +466,8 @@ impl KernTok {
             {
                 return false;
             }
-            if let Some(rem) = self.fit(r) {
-                if !r.set.fits(rem, v) {
+            if let Some(room) = self.fit(r) {
+                if !room.fits(r.set, v) {
                     must_grace = true;
                 }
             }
@@ -588,7 +636,8 @@ mod tests {
 
     /// What a sampling grammar asks of a field with `left` ticks left in the measure.
     fn sampling(left: u64, grace: GraceRule) -> DurRule {
-        DurRule { fit: Some(left), grace, chord_match: true, quirks: false, set: &DurSet::FULL }
+        let fit = Some(Room::until(left));
+        DurRule { fit, grace, chord_match: true, quirks: false, set: &DurSet::FULL }
     }
 
     #[test]
@@ -691,6 +740,17 @@ mod tests {
         for bad in ["2c", "4.c", "4c 8e", "4cq"] {
             assert!(read_kern_field(bad, &quarter_left).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_note_fits_when_it_leaves_a_fillable_rest_before_one_of_the_ends() {
+        let r = DurRule {
+            fit: Some(Room::to_ends(TPW / 4, &[TPW / 2, TPW])),
+            ..sampling(0, GraceRule::Forbid)
+        };
+        assert!(read_kern_field("4c", &r).is_some(), "ends at 1/2");
+        assert!(read_kern_field("2.c", &r).is_some(), "ends at 1");
+        assert!(read_kern_field("1c", &r).is_none(), "ends past both");
     }
 
     #[test]

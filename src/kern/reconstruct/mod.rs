@@ -68,22 +68,23 @@
 //!   humlib (inside verovio) reports "Inconsistent rhythm analysis", as it does for some corpus
 //!   files themselves (grace notes); verovio still loads and renders such scores.
 
+mod key;
 mod layout;
 mod lines;
 mod score;
 
-use super::{Grammar, GrammarOptions, Meter};
+use super::{Grammar, GrammarOptions, Meter, MeterChoice};
 use lines::{segment_has_music, split_lines, RawLine};
-use score::{build_score, minimal_score};
+use score::{build_score, minimal_score, Defaults};
 
 /// Options for turning a raw sample into a score.
 #[derive(Clone, Debug, Default)]
 pub struct ScoreOptions {
     /// Title: written as a `!!!OTL:` record when `Some` (tabs and line breaks become spaces).
     pub title: Option<String>,
-    /// Meter for the header when the sample names none before its first data line; 4/4 when
-    /// `None`.
-    pub meter: Option<Meter>,
+    /// Meter for the header when the sample names none before its first data line: a fixed
+    /// one, or (the default) the one its first measure's length gives, else 4/4.
+    pub meter: MeterChoice,
     /// Tempo of the header's `*MM` line; when `None` (or 0 / over 999) the sample's own tempo
     /// before its first data line, else 120.
     pub tempo_bpm: Option<u32>,
@@ -110,7 +111,9 @@ pub fn reconstruct(raw: &str, opts: &ScoreOptions) -> String {
 
 /// Like [`reconstruct`], also saying what was done.
 pub fn reconstruct_with_report(raw: &str, opts: &ScoreOptions) -> (String, ReconstructReport) {
-    let lines = split_lines(complete_measures(raw, opts.meter.unwrap_or(Meter::COMMON)));
+    let raw = complete_measures(raw, opts.meter);
+    let meter = opts.meter.fixed().or_else(|| music_meter(raw)).unwrap_or(Meter::COMMON);
+    let lines = split_lines(raw);
     // Cut into pieces at terminator lines.
     let mut segments: Vec<(usize, usize)> = Vec::new();
     let mut start = 0;
@@ -128,8 +131,8 @@ pub fn reconstruct_with_report(raw: &str, opts: &ScoreOptions) -> (String, Recon
     let mut report = ReconstructReport { movements: musical.len(), ..Default::default() };
     let chosen = musical.first().and_then(|&(a, b)| lines.get(a..b));
     let text = match chosen {
-        Some(seg) => build_score(seg, opts, &mut report),
-        None => minimal_score(opts, &mut report),
+        Some(seg) => build_score(seg, opts, meter, &mut report),
+        None => minimal_score(opts, &Defaults { meter, key: None }, &mut report),
     };
     (text, report)
 }
@@ -138,8 +141,13 @@ pub fn reconstruct_with_report(raw: &str, opts: &ScoreOptions) -> (String, Recon
 /// overrun ran out, or a cut-off stream) is cut after its last complete measure, so the score
 /// does not end with spines out of step. Texts the grammar refuses (raw samples) are left whole.
 /// Texts with no complete measure of music are left whole too.
-fn complete_measures(raw: &str, meter: Meter) -> &str {
-    let mut g = Grammar::new(GrammarOptions { meter, rhythm: true, vocab: None });
+fn complete_measures(raw: &str, meter: MeterChoice) -> &str {
+    let mut g = Grammar::new(GrammarOptions {
+        meter,
+        rhythm: true,
+        vocab: None,
+        ..GrammarOptions::default()
+    });
     // End of the last complete measure that has music, if any.
     let mut last = None;
     let mut music = false;
@@ -160,6 +168,26 @@ fn complete_measures(raw: &str, meter: Meter) -> &str {
         Some(end) if !g.at_line_start() => raw.get(..end).unwrap_or(raw),
         _ => raw,
     }
+}
+
+/// The meter of the text's first piece as its music sets it: its `*M`, else the length of its
+/// first measure (see [`Meter::for_length`]); `None` if it has neither (its first measure's
+/// spines disagree) or the text is not structurally **kern.
+fn music_meter(raw: &str) -> Option<Meter> {
+    let mut g = Grammar::new(GrammarOptions { rhythm: false, ..GrammarOptions::default() });
+    let mut music = false;
+    for line in raw.split_inclusive('\n') {
+        g.push_str(line).ok()?;
+        if let Some(m) = g.meter() {
+            return Some(m);
+        }
+        let text = line.trim_end();
+        if text == "@" && music {
+            return None;
+        }
+        music |= !text.is_empty() && !text.starts_with(['*', '@', '!']);
+    }
+    None
 }
 
 #[cfg(test)]

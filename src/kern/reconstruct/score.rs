@@ -1,6 +1,7 @@
 //! Reconstruction's last step: the score around the sample's lines (header, numbered
 //! barlines, kept and repaired lines, spine paths, the end).
 
+use super::key::infer_key;
 use super::layout::{
     choose_layout, collect_evidence, deciding_line, has_manipulator, Kind, Layout, Track,
 };
@@ -14,14 +15,16 @@ use crate::kern::spine::{reshape, SpineOp};
 struct HeaderSettings {
     clefs: Vec<Option<String>>,
     key: Option<String>,
+    /// The key designation (`*G:`).
+    key_name: Option<String>,
     meter: Option<String>,
     tempo: Option<String>,
     /// (line index in the segment, column) of tokens moved into the header.
     absorbed: Vec<(usize, usize)>,
 }
 
-/// Clef, key, meter and tempo tokens before the first data line (and before any spine
-/// manipulation), to be written in the header instead.
+/// Clef, key signature, key, meter and tempo tokens before the first data line (and before any
+/// spine manipulation), to be written in the header instead.
 fn header_settings(
     seg: &[Line<'_>],
     from: usize,
@@ -32,6 +35,7 @@ fn header_settings(
     let mut h = HeaderSettings {
         clefs: vec![None; ntracks],
         key: None,
+        key_name: None,
         meter: None,
         tempo: None,
         absorbed: Vec::new(),
@@ -52,6 +56,7 @@ fn header_settings(
                             }
                         }
                         Some(Interp::KeySignature) => h.key = Some(tok),
+                        Some(Interp::Key) => h.key_name = Some(tok),
                         Some(Interp::Meter(_)) => h.meter = Some(tok),
                         Some(Interp::Tempo) => h.tempo = Some(tok),
                         _ => continue,
@@ -84,8 +89,12 @@ fn clean_title(t: &str) -> String {
     t.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().trim().to_string()
 }
 
-fn option_meter(opts: &ScoreOptions) -> Meter {
-    opts.meter.unwrap_or(Meter::COMMON)
+/// What the header writes where the sample itself says nothing before its music: the
+/// options' meter, else the one its first measure sets, else 4/4; the key its notes need.
+pub(super) struct Defaults {
+    pub meter: Meter,
+    /// The key signature and key (`*k[f#]`, `*G:`).
+    pub key: Option<(String, String)>,
 }
 
 fn option_tempo(opts: &ScoreOptions) -> Option<u32> {
@@ -93,7 +102,12 @@ fn option_tempo(opts: &ScoreOptions) -> Option<u32> {
 }
 
 /// Reference records and the interpretations of the unsplit spines.
-fn header_lines(tracks: &[Track], opts: &ScoreOptions, h: &HeaderSettings) -> Vec<String> {
+fn header_lines(
+    tracks: &[Track],
+    opts: &ScoreOptions,
+    h: &HeaderSettings,
+    d: &Defaults,
+) -> Vec<String> {
     let mut out = vec!["!!!COM: kernrnn (char-level LSTM)".to_string()];
     if let Some(t) = opts.title.as_deref().map(clean_title).filter(|t| !t.is_empty()) {
         out.push(format!("!!!OTL: {t}"));
@@ -116,8 +130,16 @@ fn header_lines(tracks: &[Track], opts: &ScoreOptions, h: &HeaderSettings) -> Ve
         })
         .collect();
     out.push(row(&clefs));
-    out.push(same_row(h.key.as_deref().unwrap_or("*k[]"), n));
-    let meter = h.meter.clone().unwrap_or_else(|| format!("*M{}", option_meter(opts)));
+    let (key, key_name) = match (&h.key, &d.key) {
+        (Some(k), _) => (k.clone(), h.key_name.clone()),
+        (None, Some((k, name))) => (k.clone(), h.key_name.clone().or(Some(name.clone()))),
+        (None, None) => ("*k[]".to_string(), h.key_name.clone()),
+    };
+    out.push(same_row(&key, n));
+    if let Some(name) = key_name {
+        out.push(same_row(&name, n));
+    }
+    let meter = h.meter.clone().unwrap_or_else(|| format!("*M{}", d.meter));
     out.push(same_row(&meter, n));
     let tempo = match (option_tempo(opts), &h.tempo) {
         (Some(t), _) => format!("*MM{t}"),
@@ -170,26 +192,31 @@ fn gcd(a: u32, b: u32) -> u32 {
     }
 }
 
-fn header_meter(h: &HeaderSettings, opts: &ScoreOptions) -> Meter {
+fn header_meter(h: &HeaderSettings, d: &Defaults) -> Meter {
     h.meter
         .as_deref()
         .and_then(|m| m.strip_prefix("*M"))
         .and_then(|m| Meter::parse(m).ok())
-        .unwrap_or_else(|| option_meter(opts))
+        .unwrap_or(d.meter)
 }
 
-pub(super) fn minimal_score(opts: &ScoreOptions, report: &mut ReconstructReport) -> String {
+pub(super) fn minimal_score(
+    opts: &ScoreOptions,
+    d: &Defaults,
+    report: &mut ReconstructReport,
+) -> String {
     let layout = Layout::default_piano();
     let h = HeaderSettings {
         clefs: vec![None; 3],
         key: None,
+        key_name: None,
         meter: None,
         tempo: None,
         absorbed: Vec::new(),
     };
-    let mut out = header_lines(&layout.tracks, opts, &h);
+    let mut out = header_lines(&layout.tracks, opts, &h, d);
     out.push(same_row("=1-", 3));
-    for r in measure_rests(option_meter(opts)) {
+    for r in measure_rests(d.meter) {
         out.push(row(&[r.as_str(), r.as_str(), "."]));
     }
     out.push(same_row("==", 3));
@@ -461,17 +488,19 @@ impl Builder<'_> {
 pub(super) fn build_score(
     seg: &[Line<'_>],
     opts: &ScoreOptions,
+    meter: Meter,
     report: &mut ReconstructReport,
 ) -> String {
+    let d = Defaults { meter, key: infer_key(seg) };
     let Some((from, f0)) = deciding_line(seg) else {
-        return minimal_score(opts, report);
+        return minimal_score(opts, &d, report);
     };
     let rest = seg.get(from..).unwrap_or(&[]);
     let ev = collect_evidence(rest, f0);
     let layout = choose_layout(f0, &ev);
     let cols = layout.columns();
     let h = header_settings(seg, from, &cols, layout.tracks.len(), &layout);
-    let mut out = header_lines(&layout.tracks, opts, &h);
+    let mut out = header_lines(&layout.tracks, opts, &h, &d);
     out.extend(opening_splits(&layout));
     report.spines = layout.tracks.len();
     let mut b = Builder {
@@ -503,6 +532,6 @@ pub(super) fn build_score(
             }
         }
     }
-    b.close(header_meter(&h, opts));
+    b.close(header_meter(&h, &d));
     finish(b.out)
 }

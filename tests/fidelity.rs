@@ -1,0 +1,106 @@
+//! Constrained samples of the shipped models are the model's own music: shaped like its raw
+//! samples (no cascades of grace notes, spine splits or interpretation lines the model did not
+//! mean, no piece ends), valid, and long enough to be a piece. `make fidelity` measures the
+//! same figures over many more seeds; these tolerances hold over the few seeds a test can
+//! afford (the sampler before this one failed them by a factor of 10 to 100).
+
+use std::sync::Arc;
+
+use kernrnn::composer::Composer;
+use kernrnn::kern::stats::TextStats;
+use kernrnn::kern::{check_prepared, MeterChoice};
+use kernrnn::{CpuModel, SampleOptions, Sampler, Weights};
+
+fn shipped(name: &str) -> Composer {
+    let path = format!("{}/models/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
+    Composer::from_weights(&Weights::from_bytes(&std::fs::read(path).unwrap()).unwrap())
+}
+
+/// The stats of raw and constrained samples of `model` over seeds 1..=6 at 0.8 and 1.0.
+fn shapes(model: &Arc<CpuModel>) -> (TextStats, TextStats) {
+    let (mut raw, mut constrained) = (TextStats::default(), TextStats::default());
+    for temperature in [0.8, 1.0] {
+        for seed in 1..=6 {
+            for is_raw in [true, false] {
+                let opts = SampleOptions {
+                    seed,
+                    temperature,
+                    length: 3000,
+                    raw: is_raw,
+                    ..SampleOptions::default()
+                };
+                let text = kernrnn::sample(model.clone(), &opts).unwrap();
+                if is_raw {
+                    raw.add(&TextStats::of(&text));
+                } else {
+                    let report = check_prepared(&text, MeterChoice::FromMusic);
+                    assert!(
+                        report.is_valid(),
+                        "seed {seed} at {temperature}: {:?}",
+                        report.diagnostics
+                    );
+                    constrained.add(&TextStats::of(&text));
+                }
+            }
+        }
+    }
+    (raw, constrained)
+}
+
+#[test]
+fn constrained_samples_of_the_shipped_models_are_shaped_like_their_raw_samples() {
+    for name in ["mozart", "beethoven"] {
+        let composer = shipped(name);
+        let (raw, c) = shapes(composer.model());
+        let report = format!(
+            "{name}: chars/measure {:.0} raw {:.0}; grace lines/measure {:.3} raw {:.3}; splits {:.3} raw {:.3}; interpretation lines {:.3} raw {:.3}",
+            c.chars_per_measure(),
+            raw.chars_per_measure(),
+            c.grace_lines_per_measure(),
+            raw.grace_lines_per_measure(),
+            c.splits_per_measure(),
+            raw.splits_per_measure(),
+            c.interp_lines_per_measure(),
+            raw.interp_lines_per_measure(),
+        );
+        assert_eq!(c.piece_ends, 0, "{report}");
+        let ratio = c.chars_per_measure() / raw.chars_per_measure();
+        assert!((0.6..=2.0).contains(&ratio), "{report}");
+        assert!(
+            c.grace_lines_per_measure() <= 2.0 * raw.grace_lines_per_measure() + 0.05,
+            "{report}"
+        );
+        assert!(c.splits_per_measure() <= 2.0 * raw.splits_per_measure() + 0.05, "{report}");
+        assert!(
+            c.interp_lines_per_measure() <= 2.0 * raw.interp_lines_per_measure() + 0.1,
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn the_default_composition_of_the_shipped_models_is_a_piece_of_many_measures() {
+    for name in ["mozart", "beethoven"] {
+        let composer = shipped(name);
+        let mut measures: Vec<usize> = (1..=7)
+            .map(|seed| {
+                let opts = SampleOptions { seed, ..SampleOptions::default() };
+                let raw = kernrnn::sample(composer.model().clone(), &opts).unwrap();
+                composer.score(&raw, &opts, None).measures
+            })
+            .collect();
+        measures.sort_unstable();
+        assert!(measures[3] >= 8, "{name}: {measures:?} measures");
+    }
+}
+
+#[test]
+fn most_lines_of_a_constrained_sample_are_the_models_as_it_drew_them() {
+    let composer = shipped("mozart");
+    let mut s = Sampler::new(composer.model().clone(), SampleOptions::default()).unwrap();
+    let mut text = String::new();
+    s.take(usize::MAX, &mut text);
+    let st = s.stats();
+    assert!(st.lines > st.lines_by_field, "{st:?}");
+    assert!(st.masked_fields * 4 < st.lines + st.lines_by_field, "{st:?}");
+}
