@@ -117,13 +117,21 @@ bench:
 	$(CARGO) run --quiet --example bench -- --corpus $(CORPUS)/mozart
 
 ## validity: the validity benchmark (issue 4): seeds 1..SEEDS at temperatures 0.8 and 1.2 from
-## every shipped model, constrained and raw, checked by `kernrnn check`'s code and by verovio
+## every shipped model, constrained and raw, checked by `kernrnn check`'s code and by verovio;
+## then the fidelity table over 8 seeds
 SEEDS ?= 100
 VALIDITY_DIR ?= $(NATIVE_TARGET_DIR)/validity
 validity: web-deps
 	rm -rf $(VALIDITY_DIR) && mkdir -p $(VALIDITY_DIR)
 	$(CARGO) run --quiet --example validity -- --seeds $(SEEDS) --out $(VALIDITY_DIR)
 	$(NODE) www/tools/verovio-check.mjs $(VALIDITY_DIR)
+	$(CARGO) run --quiet --example fidelity -- --seeds 8 --length 6000
+
+## fidelity: is a constrained sample the model's own music? Raw and constrained samples of
+## every shipped model beside its corpus (FIDELITY_SEEDS seeds at 0.8 and 1.0, 15,000 characters)
+FIDELITY_SEEDS ?= 24
+fidelity:
+	$(CARGO) run --quiet --example fidelity -- --seeds $(FIDELITY_SEEDS) --corpus $(CORPUS)
 
 ## train-mozart / train-beethoven: the runs that made the shipped models (resumable:
 ## run again with RESUME=--resume after an interruption)

@@ -159,7 +159,14 @@ fn main() {
         let model: Arc<CpuModel> = composer.model().clone();
         let corpus = a.corpus.join(&entry.name);
         match prepare_dir(&corpus) {
-            Ok(c) => row(&format!("{} corpus", entry.name), &TextStats::of(&c.text), ""),
+            Ok(c) => {
+                // the model's likelihood of the music it was validated on (the last 5%)
+                let n = c.text.chars().count();
+                let valid: String = c.text.chars().skip(n - n / 20).collect();
+                let (nll, scored, _) = score_text(&model, "", &valid, 1.0, None);
+                let extra = format!("{:.4} (validation text)", nll / scored.max(1) as f64);
+                row(&format!("{} corpus", entry.name), &TextStats::of(&c.text), &extra)
+            }
             Err(e) => println!("| {} corpus | {e} |", entry.name),
         }
         for raw in [true, false] {
