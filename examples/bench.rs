@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-use kernrnn::model::CharLstm;
+use kernrnn::model::{CharLstm, Layers};
 use kernrnn::train::{self, Backend, Silent, TrainConfig, TrainRun};
 use kernrnn::{CpuModel, Hyper, Provenance, SampleOptions, Vocab};
 
@@ -41,37 +41,7 @@ fn main() {
         corpus.display()
     );
     println!();
-    println!(
-        "| training (burn flex, Adam) | layers x units | batch x seq | iterations | chars/s |"
-    );
-    println!("|---|---|---|---|---|");
-    for (layers, hidden) in [(3, 128), (2, 128), (3, 256)] {
-        let dir = std::env::temp_dir()
-            .join(format!("kernrnn-bench-{}-{layers}x{hidden}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let run = TrainRun {
-            corpus: corpus.clone(),
-            name: "bench".into(),
-            checkpoint_dir: dir.join("ck"),
-            out_dir: dir.join("out"),
-            config: TrainConfig { layers, hidden, eval_every: 1_000_000, ..TrainConfig::default() },
-            backend: Backend::Cpu,
-            resume: false,
-            max_minutes: None,
-            max_iterations: Some(iterations),
-            export_last: false,
-            stop: Arc::new(AtomicBool::new(false)),
-        };
-        match train::train(&run, &mut Silent) {
-            Ok(r) => println!(
-                "| cpu | {layers} x {hidden} | 50 x 50 | {} | {:.0} |",
-                r.state.global_iteration,
-                r.state.chars_per_second()
-            ),
-            Err(e) => println!("| cpu | {layers} x {hidden} | 50 x 50 | - | error: {e} |"),
-        }
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+    training_table(&corpus, iterations);
     println!();
     println!("| sampling (CPU step, batch 1) | layers x units | characters | seconds | chars/s |");
     println!("|---|---|---|---|---|");
@@ -81,17 +51,154 @@ fn main() {
         let weights = CharLstm::new(hyper, 0.0, &burn::tensor::Device::flex())
             .to_weights(vocab, Provenance::default());
         let model = Arc::new(CpuModel::new(&weights));
-        let opts = SampleOptions { length: 15_000, prime: "@".into(), ..SampleOptions::default() };
+        // Raw: the random weights' vocabulary has no tab or line end, so the grammar has nothing
+        // to serve; this row times the LSTM step alone.
+        let opts = SampleOptions {
+            length: 15_000,
+            prime: "@".into(),
+            raw: true,
+            ..SampleOptions::default()
+        };
         let start = Instant::now();
-        let text = kernrnn::sample(model, &opts).unwrap_or_default();
-        let secs = start.elapsed().as_secs_f64();
-        println!(
-            "| cpu | {layers} x {hidden} | {} | {secs:.3} | {:.0} |",
-            text.chars().count() - 1,
-            15_000.0 / secs
-        );
+        match kernrnn::sample(model, &opts) {
+            Ok(text) => {
+                let secs = start.elapsed().as_secs_f64();
+                let chars = text.chars().count().saturating_sub(1);
+                let rate = chars as f64 / secs;
+                println!("| cpu | {layers} x {hidden} | {chars} | {secs:.3} | {rate:.0} |");
+            }
+            Err(e) => println!("| cpu | {layers} x {hidden} | - | - | error: {e} |"),
+        }
     }
     sampling_table();
+}
+
+/// Training speed: the fused layers against burn's stock ops, for two model sizes and two
+/// batch sizes, and the PyTorch peer when `PEER_PYTHON` names a Python that has torch (the
+/// project never needs it; see examples/peer_pytorch.py).
+fn training_table(corpus: &std::path::Path, iterations: u64) {
+    let peer = std::env::var_os("PEER_PYTHON").map(PathBuf::from);
+    let text = peer.as_ref().and_then(|_| prepared_text(corpus));
+    println!("| training on the CPU (Adam) | layers x units | batch x seq | iterations | chars/s | GFLOP/s |");
+    println!("|---|---|---|---|---|---|");
+    for (layers, hidden) in [(3, 128), (3, 256)] {
+        for batch in [50, 256] {
+            for kind in [Layers::Fused, Layers::Stock] {
+                // The stock layers are ~5-10x slower: fewer iterations keep the table quick.
+                let n = if kind == Layers::Stock { iterations.div_ceil(3) } else { iterations };
+                let config = TrainConfig {
+                    layers,
+                    hidden,
+                    batch,
+                    eval_every: 1_000_000,
+                    ..TrainConfig::default()
+                };
+                let row = format!(
+                    "| kernrnn, {} layers | {layers} x {hidden} | {batch} x 50",
+                    kind.name()
+                );
+                match train_speed(corpus, config, kind, n) {
+                    Ok((done, chars_per_second, flops_per_char)) => println!(
+                        "{row} | {done} | {chars_per_second:.0} | {:.1} |",
+                        chars_per_second * flops_per_char / 1e9
+                    ),
+                    Err(e) => println!("{row} | - | error: {e} | - |"),
+                }
+            }
+            if let (Some(python), Some(text)) = (&peer, &text) {
+                let row =
+                    format!("| PyTorch (nn.LSTM, 2 threads) | {layers} x {hidden} | {batch} x 50");
+                match peer_speed(python, text, layers, hidden, batch, iterations) {
+                    Ok((name, chars_per_second)) => {
+                        println!("{row} ({name}) | {iterations} | {chars_per_second:.0} | - |")
+                    }
+                    Err(e) => println!("{row} | - | error: {e} | - |"),
+                }
+            }
+        }
+    }
+    println!();
+    println!("GFLOP/s counts the useful matrix work: 6 flops per character and weight of every product (forward, and the backward pass's two), the first layer's row lookup excluded.");
+    println!();
+}
+
+/// Trains `iterations` iterations: how many ran, chars/s, and matrix flops per character.
+fn train_speed(
+    corpus: &std::path::Path,
+    config: TrainConfig,
+    layers: Layers,
+    iterations: u64,
+) -> Result<(u64, f64, f64), String> {
+    let dir = std::env::temp_dir().join(format!(
+        "kernrnn-bench-{}-{}x{}-{}-{}",
+        std::process::id(),
+        config.layers,
+        config.hidden,
+        config.batch,
+        layers.name()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = TrainRun {
+        corpus: corpus.to_path_buf(),
+        name: "bench".into(),
+        checkpoint_dir: dir.join("ck"),
+        out_dir: dir.join("out"),
+        config,
+        backend: Backend::Cpu,
+        layers,
+        resume: false,
+        max_minutes: None,
+        max_iterations: Some(iterations),
+        export_last: true,
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    let report = train::train(&run, &mut Silent).map_err(|e| e.to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    let report = report?;
+    let hyper = Hyper {
+        vocab_size: report.state.vocab.chars().count(),
+        layers: run.config.layers,
+        hidden: run.config.hidden,
+    };
+    Ok((
+        report.state.global_iteration,
+        report.state.chars_per_second(),
+        train::flops_per_char(hyper),
+    ))
+}
+
+fn prepared_text(corpus: &std::path::Path) -> Option<PathBuf> {
+    let prepared = kernrnn::kern::prepare_dir(corpus).ok()?;
+    let path = std::env::temp_dir().join(format!("kernrnn-bench-{}.txt", std::process::id()));
+    std::fs::write(&path, &prepared.text).ok()?;
+    Some(path)
+}
+
+/// The PyTorch peer's rate on the same text and shapes (its own process, 2 threads).
+fn peer_speed(
+    python: &std::path::Path,
+    text: &std::path::Path,
+    layers: usize,
+    hidden: usize,
+    batch: usize,
+    iterations: u64,
+) -> Result<(String, f64), String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/peer_pytorch.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(text)
+        .args(["--layers", &layers.to_string(), "--hidden", &hidden.to_string()])
+        .args(["--batch", &batch.to_string(), "--iterations", &iterations.to_string()])
+        .args(["--threads", "2"])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    let json: serde_json::Value = serde_json::from_str(line).map_err(|_| {
+        format!("the peer printed no result: {}", String::from_utf8_lossy(&out.stderr).trim())
+    })?;
+    let name = json["peer"].as_str().unwrap_or("PyTorch").to_string();
+    json["chars_per_second"].as_f64().map(|r| (name, r)).ok_or_else(|| "no chars_per_second".into())
 }
 
 /// Sampling with the shipped Mozart model: the CPU step against the GPU kernel (one sample, and

@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use kernrnn::composer::Composer;
 use kernrnn::kern::{self, MeterChoice};
+use kernrnn::model::Layers;
 use kernrnn::train::{self, Backend, Outcome, Progress, TrainConfig, TrainRun, TrainState};
 use kernrnn::{SampleOptions, Sampler, Weights};
 
@@ -48,6 +49,24 @@ enum BackendArg {
     Wgpu,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum LayersArg {
+    /// one fused operation per layer and chunk, with its own backward pass (CPU); stock ops
+    /// on a GPU
+    Fused,
+    /// burn's stock ops, one per gate and time step (the reference, for comparison)
+    Stock,
+}
+
+impl From<LayersArg> for Layers {
+    fn from(l: LayersArg) -> Self {
+        match l {
+            LayersArg::Fused => Layers::Fused,
+            LayersArg::Stock => Layers::Stock,
+        }
+    }
+}
+
 impl From<BackendArg> for Backend {
     fn from(b: BackendArg) -> Self {
         match b {
@@ -70,6 +89,9 @@ struct TrainArgs {
     resume: bool,
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendArg,
+    /// How the LSTM layers run; both train the same network
+    #[arg(long, value_enum, default_value = "fused")]
+    lstm: LayersArg,
     /// Folder for the exported weights and manifest.json
     #[arg(long, default_value = "models")]
     out: PathBuf,
@@ -495,6 +517,7 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode, String> {
             final_lr: a.final_lr.map(|lr| (0, lr)),
         },
         backend: a.backend.into(),
+        layers: a.lstm.into(),
         resume: a.resume,
         max_minutes: a.max_minutes,
         max_iterations: a.max_iterations,

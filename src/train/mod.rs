@@ -15,7 +15,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 use crate::kern::{prepare_dir, Corpus};
-use crate::model::{cross_entropy, detach, CharLstm, State};
+use crate::model::{cross_entropy, detach, CharLstm, Layers, State};
 use crate::vocab::Vocab;
 use crate::weights::{Hyper, Provenance, Weights};
 use data::{split, Batches};
@@ -287,6 +287,9 @@ pub struct TrainRun {
     pub out_dir: PathBuf,
     pub config: TrainConfig,
     pub backend: Backend,
+    /// How the LSTM layers run (fused by default; stock burn ops for comparison). Not part of
+    /// the configuration: both compute the same network, so a run may resume with either.
+    pub layers: Layers,
     pub resume: bool,
     /// Stop (with a checkpoint) after this many minutes of this session.
     pub max_minutes: Option<f64>,
@@ -389,6 +392,17 @@ pub fn evaluate_corpus(
     })
 }
 
+/// The useful matrix work of training, in flops per character: each weight of a matrix product
+/// costs 2 flops forward and 4 backward (the gradients of its input and of itself). The first
+/// layer's input product is a row lookup of its one-hot input and costs none.
+pub fn flops_per_char(hyper: Hyper) -> f64 {
+    let g = 4 * hyper.hidden;
+    let recurrent = hyper.layers * hyper.hidden * g;
+    let inputs = hyper.layers.saturating_sub(1) * hyper.hidden * g;
+    let head = hyper.hidden * hyper.vocab_size;
+    6.0 * (recurrent + inputs + head) as f64
+}
+
 /// burn seeds one random stream per process, so runs in one process take turns: each run's
 /// initialisation and dropout masks then depend only on its own seed.
 static ONE_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -413,6 +427,7 @@ struct Session {
     train_batches: Batches,
     valid_batches: Batches,
     device: Device,
+    layers: Layers,
 }
 
 impl Session {
@@ -483,7 +498,10 @@ impl Session {
             .ok_or_else(|| too_short("validation", valid_tokens.len()))?;
         let mut state = state;
         state.iterations_per_epoch = train_batches.iterations;
-        Ok((Session { optim, state, carried, vocab, train_batches, valid_batches, device }, model))
+        let layers = run.layers;
+        let session =
+            Session { optim, state, carried, vocab, train_batches, valid_batches, device, layers };
+        Ok((session, model))
     }
 
     /// Trains until the last epoch ends, or until the run is stopped (Ctrl-C) or its time or
@@ -539,7 +557,7 @@ impl Session {
         self.device
             .seed(config.seed ^ self.state.global_iteration.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let (x, y) = self.train_batches.get(self.state.iteration, &self.device);
-        let (logits, next) = model.forward(x, self.carried.take());
+        let (logits, next) = model.forward_as(self.layers, x, self.carried.take());
         let loss = cross_entropy(logits, y);
         let loss_value = loss.clone().into_scalar::<f32>();
         if !loss_value.is_finite() {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use kernrnn::model::Layers;
 use kernrnn::train::{self, Backend, Silent, TrainConfig, TrainReport, TrainRun};
 
 pub fn fixtures() -> PathBuf {
@@ -84,6 +85,7 @@ pub fn tiny_run(dir: &Path, name: &str, config: TrainConfig) -> TrainRun {
         out_dir: dir.join("models"),
         config,
         backend: Backend::Cpu,
+        layers: Layers::Fused,
         resume: false,
         max_minutes: None,
         max_iterations: None,

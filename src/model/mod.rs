@@ -5,6 +5,9 @@
 //! The first layer's input is a one-hot character, so `x W_ih` is a row lookup. Inputs are laid
 //! out time-major (`[T * B, ...]`) so that each time step is a contiguous block of rows.
 
+pub mod lstm;
+pub mod lstm_cpu;
+
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::activation::sigmoid;
@@ -29,6 +32,26 @@ pub struct CharLstm {
     pub head_weight: Param<Tensor<2>>,
     pub head_bias: Param<Tensor<1>>,
     pub dropout: Dropout,
+}
+
+/// How the LSTM layers run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layers {
+    /// One fused operation per layer and chunk, with its own backward pass, where the backend
+    /// has it (the CPU); burn's stock ops elsewhere.
+    #[default]
+    Fused,
+    /// burn's stock ops everywhere: the reference, kept for comparison.
+    Stock,
+}
+
+impl Layers {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layers::Fused => "fused",
+            Layers::Stock => "stock",
+        }
+    }
 }
 
 /// Hidden and cell state per layer, each `[batch, hidden]`.
@@ -126,14 +149,63 @@ impl CharLstm {
     /// Runs a batch of sequences. `input` is `[T, B]` token indices (time-major). Returns the
     /// logits `[T * B, V]` (row `t * B + b`) and the final state.
     ///
-    /// The loop runs time step by time step through all layers, so every product takes a
-    /// per-step tensor: slicing one big input projection per step instead would make the
-    /// backward pass build a zero-padded gradient of the whole projection for every step.
+    /// On the CPU backend each layer runs as one fused operation over the whole chunk
+    /// (`lstm`); elsewhere as burn's stock ops (`forward_stock`). Both compute the same
+    /// function with the same dropout masks.
     pub fn forward(&self, input: Tensor<2, Int>, state: Option<State>) -> (Tensor<2>, State) {
+        self.forward_as(Layers::Fused, input, state)
+    }
+
+    /// `forward` with the layers run as `layers` says.
+    pub fn forward_as(
+        &self,
+        layers: Layers,
+        input: Tensor<2, Int>,
+        state: Option<State>,
+    ) -> (Tensor<2>, State) {
+        match layers {
+            Layers::Fused if lstm::runs_on(&input.device()) => self.forward_fused(input, state),
+            _ => self.forward_stock(input, state),
+        }
+    }
+
+    /// The layers one after the other, each over the whole chunk: the input projection of all
+    /// `T * B` rows as one product, then the fused recurrence.
+    pub fn forward_fused(&self, input: Tensor<2, Int>, state: Option<State>) -> (Tensor<2>, State) {
+        let [steps, batch] = input.dims();
+        let device = input.device();
+        let mut state = state.unwrap_or_else(|| self.zero_state(batch, &device));
+        let masks = self.dropout_masks(steps * batch, &device);
+        let tokens = input.reshape([steps * batch]);
+        let mut below: Option<Tensor<2>> = None;
+        for (l, (layer, (h, c))) in self.layers.iter().zip(state.iter_mut()).enumerate() {
+            let (w_hh, bias, hc) = (layer.w_hh.val(), layer.bias.val(), (h.clone(), c.clone()));
+            let (hs, last) = match below.take() {
+                None => {
+                    let xproj = layer.w_ih.val().select(0, tokens.clone());
+                    lstm::layer_projected(xproj, bias, w_hh, hc)
+                }
+                Some(x) => {
+                    lstm::layer(dropped(x, masks.get(l - 1)), layer.w_ih.val(), bias, w_hh, hc)
+                }
+            };
+            (*h, *c) = last;
+            below = Some(hs);
+        }
+        let top = dropped(below.expect("at least one layer"), masks.last());
+        (self.head(top), state)
+    }
+
+    /// The reference: burn's stock ops, time step by time step through all layers. Every
+    /// product takes a per-step tensor: slicing one big input projection per step instead would
+    /// make the backward pass build a zero-padded gradient of the whole projection for every
+    /// step.
+    pub fn forward_stock(&self, input: Tensor<2, Int>, state: Option<State>) -> (Tensor<2>, State) {
         let [steps, batch] = input.dims();
         let device = input.device();
         let hd = self.hyper().hidden;
         let mut state = state.unwrap_or_else(|| self.zero_state(batch, &device));
+        let masks = self.dropout_masks(steps * batch, &device);
         let weights: Vec<_> = self
             .layers
             .iter()
@@ -143,10 +215,15 @@ impl CharLstm {
         for t in 0..steps {
             let tokens = input.clone().narrow(0, t, 1).reshape([batch]);
             let mut below: Option<Tensor<2>> = None;
-            for ((w_ih, w_hh, bias), (h, c)) in weights.iter().zip(state.iter_mut()) {
+            for (l, ((w_ih, w_hh, bias), (h, c))) in
+                weights.iter().zip(state.iter_mut()).enumerate()
+            {
                 let x_proj = match below.take() {
                     None => w_ih.clone().select(0, tokens.clone()),
-                    Some(x) => self.dropout.forward(x).matmul(w_ih.clone()),
+                    Some(x) => {
+                        let mask = masks.get(l - 1).map(|m| m.clone().narrow(0, t * batch, batch));
+                        dropped(x, mask.as_ref()).matmul(w_ih.clone())
+                    }
                 };
                 let gates = x_proj + h.clone().matmul(w_hh.clone()) + bias.clone();
                 let ifo = sigmoid(gates.clone().narrow(1, 0, 3 * hd));
@@ -160,9 +237,38 @@ impl CharLstm {
             }
             tops.extend(below);
         }
-        let top = self.dropout.forward(Tensor::cat(tops, 0));
-        let logits = top.matmul(self.head_weight.val()) + self.head_bias.val().unsqueeze::<2>();
-        (logits, state)
+        let top = dropped(Tensor::cat(tops, 0), masks.last());
+        (self.head(top), state)
+    }
+
+    fn head(&self, top: Tensor<2>) -> Tensor<2> {
+        top.matmul(self.head_weight.val()) + self.head_bias.val().unsqueeze::<2>()
+    }
+
+    /// The dropout masks of one chunk, already scaled by 1 / keep: entry `l` for the output of
+    /// layer `l` (the input of the next layer, or of the output layer). None outside training
+    /// or without dropout. Drawn once per chunk and shared by both forward passes, so they
+    /// drop the same units.
+    fn dropout_masks(&self, rows: usize, device: &Device) -> Vec<Tensor<2>> {
+        let p = self.dropout.prob;
+        if p == 0.0 || !device.is_autodiff() || !self.dropout.training.is_enabled() {
+            return Vec::new();
+        }
+        let hidden = self.hyper().hidden;
+        (0..self.layers.len())
+            .map(|_| {
+                Tensor::random([rows, hidden], Distribution::Bernoulli(1.0 - p), device)
+                    * (1.0 / (1.0 - p))
+            })
+            .collect()
+    }
+}
+
+/// `x` with a dropout mask applied, if there is one.
+fn dropped(x: Tensor<2>, mask: Option<&Tensor<2>>) -> Tensor<2> {
+    match mask {
+        Some(m) => x * m.clone(),
+        None => x,
     }
 }
 
