@@ -20,7 +20,7 @@ use std::sync::Arc;
 use burn::backend::autodiff::{
     checkpoint::{base::Checkpointer, strategy::CheckpointStrategy},
     grads::Gradients,
-    ops::{Backward, Ops, OpsKind},
+    ops::{Backward, NodeGuard, Ops, OpsKind},
     Autodiff,
 };
 use burn::backend::{
@@ -333,8 +333,6 @@ impl<B: FusedLstm + FusedLstmKernels, C: CheckpointStrategy> FusedLstm for Autod
         c0: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         let nodes = [x.node(), w_ih.node(), bias.node(), w_hh.node(), h0.node(), c0.node()];
-        // Compute-bound: the node keeps what its backward pass needs instead of recomputing.
-        let prep = LayerBackward::<6>.prepare::<C>(nodes).compute_bound().stateful();
         let args = (
             x.into_primitive(),
             w_ih.into_primitive(),
@@ -343,16 +341,12 @@ impl<B: FusedLstm + FusedLstmKernels, C: CheckpointStrategy> FusedLstm for Autod
             h0.into_primitive(),
             c0.into_primitive(),
         );
-        match prep {
-            OpsKind::Tracked(prep) => {
-                let (out, saved) =
-                    B::lstm_layer_saving(args.0, args.1, args.2, args.3, args.4, args.5);
-                prep.finish(saved, out)
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::lstm_layer(args.0, args.1, args.2, args.3, args.4, args.5))
-            }
-        }
+        record_call::<B, C, _, 6>(
+            nodes,
+            args,
+            |(x, w_ih, bias, w_hh, h0, c0)| B::lstm_layer_saving(x, w_ih, bias, w_hh, h0, c0),
+            |(x, w_ih, bias, w_hh, h0, c0)| B::lstm_layer(x, w_ih, bias, w_hh, h0, c0),
+        )
     }
 
     fn lstm_layer_projected(
@@ -363,7 +357,6 @@ impl<B: FusedLstm + FusedLstmKernels, C: CheckpointStrategy> FusedLstm for Autod
         c0: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         let nodes = [xproj.node(), bias.node(), w_hh.node(), h0.node(), c0.node()];
-        let prep = LayerBackward::<5>.prepare::<C>(nodes).compute_bound().stateful();
         let args = (
             xproj.into_primitive(),
             bias.into_primitive(),
@@ -371,15 +364,30 @@ impl<B: FusedLstm + FusedLstmKernels, C: CheckpointStrategy> FusedLstm for Autod
             h0.into_primitive(),
             c0.into_primitive(),
         );
-        match prep {
-            OpsKind::Tracked(prep) => {
-                let (out, saved) =
-                    B::lstm_layer_projected_saving(args.0, args.1, args.2, args.3, args.4);
-                prep.finish(saved, out)
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::lstm_layer_projected(args.0, args.1, args.2, args.3, args.4))
-            }
+        record_call::<B, C, _, 5>(
+            nodes,
+            args,
+            |(xproj, bias, w_hh, h0, c0)| B::lstm_layer_projected_saving(xproj, bias, w_hh, h0, c0),
+            |(xproj, bias, w_hh, h0, c0)| B::lstm_layer_projected(xproj, bias, w_hh, h0, c0),
+        )
+    }
+}
+
+/// One layer call with `N` inputs in the autodiff graph: when a gradient is wanted, `saving`
+/// runs and its saved state goes with the node to the backward pass; otherwise `plain` runs.
+/// Compute-bound: the node keeps what its backward pass needs instead of recomputing it.
+#[cfg(feature = "cli")]
+fn record_call<B: FusedLstmKernels, C: CheckpointStrategy, A, const N: usize>(
+    nodes: [NodeGuard; N],
+    args: A,
+    saving: impl FnOnce(A) -> (FloatTensor<B>, B::Saved),
+    plain: impl FnOnce(A) -> FloatTensor<B>,
+) -> FloatTensor<Autodiff<B, C>> {
+    match LayerBackward::<N>.prepare::<C>(nodes).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let (out, saved) = saving(args);
+            prep.finish(saved, out)
         }
+        OpsKind::UnTracked(prep) => prep.finish(plain(args)),
     }
 }

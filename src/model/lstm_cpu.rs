@@ -351,55 +351,42 @@ impl SharedRows {
     }
 }
 
-/// Calls the `#[inline(always)]` body compiled for the widest vector unit this CPU has. The
-/// bodies take the block's views one by one (as the generic body does) so that each stays a
-/// plain slice the compiler can vectorise over.
+/// Defines `$name`, which calls the `#[inline(always)]` body `$generic` compiled for the widest
+/// vector unit this CPU has (AVX-512, AVX2, else the baseline). The bodies take the block's
+/// views one by one (as the generic body does) so that each stays a plain slice the compiler
+/// can vectorise over.
 macro_rules! widest_simd {
-    ($generic:ident, $avx512:ident, $avx2:ident, ($($arg:ident: $ty:ty),*)) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f")]
+    ($name:ident calls $generic:ident ($($arg:ident: $ty:ty),*)) => {
         #[allow(clippy::too_many_arguments)]
-        unsafe fn $avx512($($arg: $ty),*) {
-            $generic($($arg),*)
-        }
+        unsafe fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn avx512($($arg: $ty),*) {
+                    $generic($($arg),*)
+                }
 
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn $avx2($($arg: $ty),*) {
+                #[target_feature(enable = "avx2")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn avx2($($arg: $ty),*) {
+                    $generic($($arg),*)
+                }
+
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    return avx512($($arg),*);
+                }
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    return avx2($($arg),*);
+                }
+            }
             $generic($($arg),*)
         }
     };
 }
 
-#[allow(clippy::too_many_arguments)]
-unsafe fn forward_block(
-    d: Dims,
-    first: usize,
-    n: usize,
-    bias: &[f32],
-    w_hh: &[f32],
-    hs: &SharedRows,
-    cells: &SharedRows,
-    gates: &SharedRows,
-    tanh_cells: &SharedRows,
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return forward_block_avx512(d, first, n, bias, w_hh, hs, cells, gates, tanh_cells);
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            return forward_block_avx2(d, first, n, bias, w_hh, hs, cells, gates, tanh_cells);
-        }
-    }
-    forward_block_generic(d, first, n, bias, w_hh, hs, cells, gates, tanh_cells)
-}
-
 widest_simd!(
-    forward_block_generic,
-    forward_block_avx512,
-    forward_block_avx2,
+    forward_block calls forward_block_generic
     (d: Dims, first: usize, n: usize, bias: &[f32], w_hh: &[f32], hs: &SharedRows,
      cells: &SharedRows, gates: &SharedRows, tanh_cells: &SharedRows)
 );
@@ -475,34 +462,8 @@ fn cell_forward(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-unsafe fn backward_block(
-    d: Dims,
-    first: usize,
-    n: usize,
-    fwd: &Forward,
-    w_hh_t: &[f32],
-    grad_h: &[f32],
-    dgates: &SharedRows,
-    dh0: &SharedRows,
-    dc0: &SharedRows,
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return backward_block_avx512(d, first, n, fwd, w_hh_t, grad_h, dgates, dh0, dc0);
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            return backward_block_avx2(d, first, n, fwd, w_hh_t, grad_h, dgates, dh0, dc0);
-        }
-    }
-    backward_block_generic(d, first, n, fwd, w_hh_t, grad_h, dgates, dh0, dc0)
-}
-
 widest_simd!(
-    backward_block_generic,
-    backward_block_avx512,
-    backward_block_avx2,
+    backward_block calls backward_block_generic
     (d: Dims, first: usize, n: usize, fwd: &Forward, w_hh_t: &[f32], grad_h: &[f32],
      dgates: &SharedRows, dh0: &SharedRows, dc0: &SharedRows)
 );
@@ -585,7 +546,9 @@ const TANH_CLAMP: f32 = 7.905_311;
 
 /// tanh as a rational function (the minimax approximation Eigen and XNNPACK use), within
 /// 4e-7 relative (~6 ulp); only `+ - * /` and comparisons, so it vectorises and gives the same bits
-/// on every CPU.
+/// on every CPU. Not the sampler's `infer::math::tanh` (through its `exp`): sampling's golden
+/// outputs pin that one's bits, and training only needs it close to burn's (the fused-layer
+/// tests hold both layers within 1e-4).
 #[inline(always)]
 pub fn tanh(x: f32) -> f32 {
     let x = x.clamp(-TANH_CLAMP, TANH_CLAMP);
