@@ -344,3 +344,42 @@ fn reconstruction_finds_the_spines_of_corpus_openings() {
     eprintln!("layout at {total} openings: spines right {s:.4}, spines and splits right {e:.4}");
     assert!(s > 0.97 && e > 0.9, "{s} {e}");
 }
+
+/// The share of a corpus-extra folder's scores (other editions, another composer: files that
+/// verovio 6.3 loads and engraves without a humlib complaint, `www/tools/verovio-check.mjs`)
+/// that `check_kern` accepts whole, with the files it refuses and their first diagnostic.
+fn accepted_scores(folder: &Path) -> (usize, usize, Vec<String>) {
+    let files = common::krn_files(folder);
+    let mut refused = Vec::new();
+    for path in &files {
+        let r = check_kern(&std::fs::read_to_string(path).unwrap());
+        if let Some(d) = r.diagnostics.first() {
+            refused.push(format!("{}: {d}", path.file_name().unwrap().to_string_lossy()));
+        }
+    }
+    (files.len() - refused.len(), files.len(), refused)
+}
+
+#[test]
+fn the_checker_accepts_at_least_80_percent_of_the_scores_of_other_editions_and_composers() {
+    let Some(root) = common::shared(
+        "corpus-extra",
+        "the_checker_accepts_at_least_80_percent_of_the_scores_of_other_editions_and_composers",
+    ) else {
+        return;
+    };
+    // measured when written: joplin 46/47, beethoven-current 76/103, 81% in all (before: 0/47
+    // and 3/103); the floor holds that progress, the target is 98%
+    let (mut ok, mut all) = (0, 0);
+    for name in ["joplin", "beethoven-current"] {
+        let (o, a, refused) = accepted_scores(&root.join(name));
+        eprintln!("check_kern accepts {o}/{a} of corpus-extra/{name}");
+        for r in &refused {
+            eprintln!("  {r}");
+        }
+        assert!(a > 0, "{name} has no .krn file");
+        ok += o;
+        all += a;
+    }
+    assert!(ok as f64 >= 0.8 * all as f64, "{ok}/{all}");
+}

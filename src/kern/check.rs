@@ -345,7 +345,11 @@ pub fn check_kern(text: &str) -> CheckReport {
             "no header: a **kern file starts with its exclusive interpretations (`**kern`)",
         );
     }
+    // any tandem interpretation is Humdrum (`*ped`, `*8va`, `*tuplet`, `*staff1`, expansion
+    // lists): the checker reads the ones it knows (spine manipulations, meters) and lets the
+    // others through, as humlib does
     f.g.set_generic_interp(true);
+    f.g.read_editions();
     let mut ended = false;
     let mut after_end_reported = false;
     let mut last_line = 0;
@@ -382,24 +386,35 @@ pub fn check_kern(text: &str) -> CheckReport {
             if n > 0 && fields.len() != n {
                 f.structure(no, format!("{} fields for {n} spines", fields.len()));
             }
-            f.g.set_generic_interp(false);
             f.line("@", no);
+            if fields.first().is_some_and(|b| is_section_barline(b)) {
+                f.g.section_boundary();
+            }
             continue;
         }
         if line.starts_with('*') {
             f.line(line, no);
+            if line.split('\t').any(|x| x.starts_with("*>") && !x.starts_with("*>[")) {
+                f.g.section_boundary();
+            }
             if line.split('\t').all(|x| x == "*-") {
                 ended = true;
             }
             continue;
         }
-        f.g.set_generic_interp(false);
         f.line(line, no);
     }
     if !ended {
         f.structure(last_line.max(1), "no `*-` terminator at the end");
     }
     f.finish(lines.len())
+}
+
+/// A barline that ends or starts a section: a double barline (`=||`, `==`), a repeat
+/// (`=:|!`, `=!|:`), or another heavy one (`=!`).
+fn is_section_barline(bar: &str) -> bool {
+    let style = bar.trim_start_matches('=').trim_start_matches(|c: char| c.is_ascii_digit());
+    bar.starts_with("==") || style.contains("||") || style.contains(':') || style.contains('!')
 }
 
 #[cfg(test)]
@@ -542,6 +557,41 @@ mod tests {
     fn from_the_music_a_first_measure_of_no_meters_length_is_named() {
         let r = check_prepared("@\n3c\t3e\t.\n@\n", MeterChoice::FromMusic);
         assert_eq!(r.diagnostics[0].message, "the first measure (1/3) is no meter's length");
+    }
+
+    #[test]
+    fn a_score_may_carry_any_tandem_interpretation_but_a_meter_stays_a_meter() {
+        let ok = "**kern\t**kern\n*M2/4\t*M2/4\n2c\t2e\n=1\t=1\n*ped\t*8va\n*Xtuplet\t*rscale:1/2\n2c\t2e\n==\t==\n*-\t*-\n";
+        assert!(check_kern(ok).is_valid(), "{:?}", check_kern(ok).diagnostics);
+        let bad = ok.replace("*ped\t*8va", "*M0/4\t*M0/4");
+        assert_eq!(kinds(&check_kern(&bad)), [(5, DiagnosticKind::UnknownToken)]);
+    }
+
+    #[test]
+    fn a_score_may_split_one_spine_and_merge_others_on_one_line() {
+        let text = "**kern\t**kern\n*^\t*\n1c\t1e\t1g\n=1\t=1\t=1\n*v\t*v\t*^\n1c\t1e\t1g\n==\t==\t==\n*-\t*-\t*-\n";
+        let r = check_kern(text);
+        assert!(r.is_valid(), "{:?}", r.diagnostics);
+    }
+
+    #[test]
+    fn a_measure_split_around_a_repeat_or_in_two_short_halves_is_no_problem() {
+        // 3/4 then 1/4 before a repeat sign; a 1/4 pickup after it; 1/2 + 1/2 in the middle
+        let text = "**kern\t**kern\n*M4/4\t*M4/4\n1c\t1e\n=1\t=1\n2.c\t2.e\n=2:|!\t=2:|!\n4c\t4e\n=3\t=3\n1c\t1e\n=4\t=4\n2c\t2e\n=5\t=5\n2c\t2e\n=6\t=6\n1c\t1e\n==\t==\n*-\t*-\n";
+        let r = check_kern(text);
+        assert!(r.is_valid(), "{:?}", r.diagnostics);
+        // two halves that do not make a measure are still a short measure in the middle
+        let bad = text.replace("=5\t=5\n2c\t2e", "=5\t=5\n4c\t4e");
+        let r = check_kern(&bad);
+        assert_eq!(kinds(&r), [(12, DiagnosticKind::Rhythm), (14, DiagnosticKind::Rhythm)]);
+    }
+
+    #[test]
+    fn a_line_with_no_note_takes_no_time_and_a_dynam_spine_holds_its_editions_marks() {
+        let text =
+            "**kern\t**kern\t**dynam\n2c\t2e\tp\n.\t.\t[ >\n2c\t2e\t.yy\n==\t==\t==\n*-\t*-\t*-\n";
+        let r = check_kern(text);
+        assert!(r.is_valid(), "{:?}", r.diagnostics);
     }
 
     #[test]

@@ -138,6 +138,9 @@ pub(crate) struct ShortMeasure {
 pub(crate) struct Closed {
     /// It was shorter than the meter, all spines agreeing, and not the first of its piece.
     pub short: Option<ShortMeasure>,
+    /// An earlier short measure that this one does not make up to the meter: its barline's
+    /// line and the message.
+    pub unpaired: Option<(usize, String)>,
     /// The spines do not add up to the meter (rhythm off): the message for the checker.
     pub problem: Option<String>,
 }
@@ -158,7 +161,13 @@ pub(crate) struct Measure {
     pub bar_seen: bool,
     /// The first measure of a piece may be shorter than the meter (a pickup).
     pub pickup: bool,
+    /// (Reading a score) the measure in progress starts a section (after a repeat or double
+    /// barline, or with a section label): it may be short, as a pickup may.
+    pub section_start: bool,
     pub pending_short: Option<ShortMeasure>,
+    /// (Rhythm off) a short measure that music followed: fine if the next measure makes up
+    /// the rest of the meter (a measure split around a repeat or an ending), wrong otherwise.
+    pub unpaired_short: Option<ShortMeasure>,
     pub stats: Stats,
 }
 
@@ -171,7 +180,9 @@ impl Measure {
             must_end: false,
             bar_seen: false,
             pickup: true,
+            section_start: false,
             pending_short: None,
+            unpaired_short: None,
             stats: Stats::default(),
         }
     }
@@ -189,6 +200,7 @@ impl Measure {
         self.must_end = false;
         self.bar_seen = false;
         self.pending_short = None;
+        self.unpaired_short = None;
     }
 
     /// Whether a barline may close the measure, rhythm on, with the kern spines' notes ending
@@ -232,13 +244,22 @@ impl Measure {
     pub fn close(&mut self, spines: &[Spine], line: usize, describe: bool) -> Closed {
         let kern = || spines.iter().filter(|s| s.kind == Kind::Kern);
         let count = kern().count();
-        let mut closed = Closed { short: None, problem: None };
+        let mut closed = Closed { short: None, problem: None, unpaired: None };
         let Some(e) = kern().next().map(|s| s.end) else { return closed };
         if !kern().any(|s| s.end > 0) {
             return closed;
         }
         let ok = kern().filter(|s| s.ok).count();
         let all_eq = kern().all(|s| s.end == e);
+        let mut made_up = false;
+        if let Some(u) = self.unpaired_short.take() {
+            if all_eq && self.meter.is_some_and(|m| u.length + e == m.ticks()) {
+                made_up = true;
+            } else {
+                self.pending_short = Some(u);
+                closed.unpaired = self.short_was_not_last();
+            }
+        }
         self.stats.measures += 1;
         self.stats.spine_measures += count;
         let parts = || {
@@ -275,7 +296,7 @@ impl Measure {
                 if all_eq && e == m {
                     ok
                 } else if all_eq && e < m {
-                    if !self.first {
+                    if !self.first && !self.section_start && !made_up {
                         closed.short = Some(ShortMeasure { line, good: ok, length: e });
                     }
                     ok
@@ -292,10 +313,24 @@ impl Measure {
         };
         self.stats.full += good;
         self.first = false;
+        self.section_start = false;
         closed
     }
 
-    /// Data after a short measure: it was not the last of its piece. Returns the message.
+    /// Data after a short measure: it waits for the next measure to make it up.
+    pub fn short_followed(&mut self) {
+        if let Some(short) = self.pending_short.take() {
+            self.unpaired_short = Some(short);
+        }
+    }
+
+    /// The end of the text with a short measure unpaired: returns the message.
+    pub fn unpaired_at_end(&mut self) -> Option<(usize, String)> {
+        self.pending_short = self.unpaired_short.take().or(self.pending_short);
+        self.short_was_not_last()
+    }
+
+    /// A short measure that was not the last of its piece. Returns the message.
     pub fn short_was_not_last(&mut self) -> Option<(usize, String)> {
         let short = self.pending_short.take()?;
         self.stats.full = self.stats.full.saturating_sub(short.good);

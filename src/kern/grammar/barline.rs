@@ -36,6 +36,9 @@ impl State {
             if let Some(problem) = closed.problem {
                 note(sink, line, || problem);
             }
+            if let Some((at, message)) = closed.unpaired {
+                note(sink, at, || message);
+            }
         }
         for s in self.spines.at.iter_mut() {
             s.end = 0;
@@ -46,15 +49,22 @@ impl State {
             self.rules.rhythm = true;
             self.rules.rhythm_pending = false;
             self.measure.pending_short = None;
+            self.measure.unpaired_short = None;
         }
         self.prev = Prev::Barline;
         self.measure.bar_seen = true;
         self.runs.barline();
     }
 
-    /// A data line after a short measure: that measure was not the last one.
-    pub(super) fn resolve_short(&mut self, sink: &mut Sink) {
-        if let Some((line, message)) = self.measure.short_was_not_last() {
+    /// A data line after a short measure: that measure was not the last one, so the next one
+    /// must make it up to the meter.
+    pub(super) fn resolve_short(&mut self, _sink: &mut Sink) {
+        self.measure.short_followed();
+    }
+
+    /// The end of the text: a short measure still unpaired was a short measure in the middle.
+    pub(super) fn resolve_short_at_end(&mut self, sink: &mut Sink) {
+        if let Some((line, message)) = self.measure.unpaired_at_end() {
             note(sink, line, || message);
         }
     }

@@ -88,7 +88,10 @@ impl State {
                 chord_match: true,
                 quirks: false,
                 set: self.rules.durations,
+                editions: false,
             }
+        } else if self.rules.editions {
+            DurRule::EDITIONS
         } else {
             DurRule::FREE
         };
@@ -108,7 +111,9 @@ impl State {
             null_ok,
             kern_alive: matches!(kind, Kind::Kern | Kind::Undecided) && (!rhythm_on || due),
             dyn_alive: kind == Kind::Dynam || (kind == Kind::Undecided && !grace_due),
-            other: kind == Kind::Other,
+            // a full score's **dynam spine holds what its edition writes there (`.yy`, `;`, `.<`):
+            // humlib reads no rhythm in it, and neither does the checker
+            other: kind == Kind::Other || (kind == Kind::Dynam && self.rules.editions),
             rule,
             kern: KernTok::new(),
             dynam: DynTok::default(),
@@ -344,7 +349,9 @@ impl State {
                     }
                 }
             }
-            if !line.grace_seen {
+            // a line with no note at all (`.` in every kern spine: a dynamic, a text or a
+            // fingering between two notes) takes no time, as humlib reads it
+            if !line.grace_seen && (line.real_seen || !self.rules.editions) {
                 for i in 0..self.spines.n {
                     if line.due_null & bit(i) != 0 {
                         let Some(s) = self.spines.at.get_mut(i) else { continue };

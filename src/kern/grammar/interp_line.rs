@@ -122,7 +122,10 @@ impl State {
             }
             b'^' => {
                 let now = if n == 0 { i + 1 } else { n };
-                if line.manipulation == Manipulation::Merge || line.other_seen {
+                // reading a score, one line may split some spines and merge others, as
+                // Humdrum allows (`*^ *v *v *`); samples keep to one kind per line
+                let mixed = !self.rules.editions && line.manipulation == Manipulation::Merge;
+                if mixed || line.other_seen {
                     Err(others_not_null())
                 } else if now + line.splits as usize + 1 > MAX_SPINES {
                     Err(structure("more than 8 spines"))
@@ -131,7 +134,8 @@ impl State {
                 }
             }
             b'v' => {
-                if n == 0 || line.manipulation == Manipulation::Split || line.other_seen {
+                let mixed = !self.rules.editions && line.manipulation == Manipulation::Split;
+                if n == 0 || mixed || line.other_seen {
                     return Err(others_not_null());
                 }
                 let me = self.spine(i);

@@ -350,6 +350,7 @@ impl Grammar {
             if matches!(s.cursor.pos, Pos::LineStart) && s.spines.at_measure_start() {
                 s.rules.rhythm = true;
                 s.measure.pending_short = None;
+                s.measure.unpaired_short = None;
             } else {
                 s.rules.rhythm_pending = true;
             }
@@ -365,7 +366,7 @@ impl Grammar {
     /// piece after all (rhythm off).
     pub(crate) fn finish(&mut self) {
         let mut sink = Some(&mut self.issues);
-        self.state.resolve_short(&mut sink);
+        self.state.resolve_short_at_end(&mut sink);
     }
 
     /// When the kern spines' current notes end, in ticks from the start of the measure.
@@ -396,6 +397,21 @@ impl Grammar {
             interp: interp.0,
             interp_per_measure: interp.1,
         };
+    }
+
+    /// (Reading a score) a section boundary here: a repeat or double barline was just read, or
+    /// a section label (`*>A`, a first or second ending). Real scores split a measure around
+    /// one (the end of a first ending, the pickup of a repeated section), so the measure just
+    /// closed and the one starting may be short.
+    pub(crate) fn section_boundary(&mut self) {
+        self.state.measure.pending_short = None;
+        self.state.measure.unpaired_short = None;
+        self.state.measure.section_start = true;
+    }
+
+    /// Read a full score of any edition (see `State::rules.editions`), rhythm off.
+    pub(crate) fn read_editions(&mut self) {
+        self.state.rules.editions = true;
     }
 
     /// Accept any `*` token as an interpretation (a full file's header, for the checker).

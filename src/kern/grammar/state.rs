@@ -17,8 +17,13 @@ pub(crate) struct Rules {
     pub rhythm: bool,
     /// Rhythm comes back on at the next barline.
     pub rhythm_pending: bool,
-    /// Any `*` token is an interpretation (a full file's header).
+    /// Any `*` token is an interpretation (a full score being checked: Humdrum's tandem
+    /// interpretations are open-ended).
     pub generic_interp: bool,
+    /// Reading a full score of any edition (`kernrnn check`): its tokens as humlib reads them
+    /// (`DurRule::EDITIONS`), lines with no note, any **dynam token, splits and merges on
+    /// one line.
+    pub editions: bool,
     /// Durations allowed with rhythm on.
     pub durations: &'static DurSet,
     /// Grace notes can be written: the vocabulary has `q` (a token with no duration must be
@@ -234,6 +239,7 @@ impl State {
                 rhythm: opts.rhythm,
                 rhythm_pending: false,
                 generic_interp: false,
+                editions: false,
                 durations: DurSet::for_vocab(vocab),
                 grace_ok: vocab.is_none_or(|v| v.contains(&'q')),
                 families: Families::for_vocab(vocab),

@@ -224,8 +224,13 @@ impl InterpTok {
                 return true;
             }
         }
+        // a meter stays a meter (`*M7/3` is a wrong meter, not some other interpretation)
+        let meter =
+            matches!(self.state, State::MeterNumerator { .. } | State::MeterDenominator { .. })
+                || (self.state == State::M && c.is_ascii_digit());
         if r.generic
             && c.is_ascii_graphic()
+            && !meter
             && !matches!(self.state, State::Split | State::Merge | State::Term)
         {
             self.generic_only = true;

@@ -5,7 +5,7 @@
 //! whether the token could end there. It does not allocate, so the grammar can ask about every
 //! vocabulary character at every sampling step.
 
-use crate::kern::duration::{denom_index, is_dec_prefix, DurSet, GRACE_MASK, PREFIX_MASK};
+use crate::kern::duration::{denom_index, is_dec_prefix, DurSet, GRACE_MASK, PREFIX_MASK, TPW};
 use crate::kern::limits::{
     MAX_ACCIDENTALS, MAX_BEAMS, MAX_CHORD, MAX_INVISIBLE_MARKS, MAX_PARTIAL_BEAMS,
     MAX_PITCH_LETTERS, MAX_REST_LETTERS, MAX_SIGNS, MAX_SLUR_ENDS, MAX_SLUR_STARTS, MAX_STACCATI,
@@ -81,6 +81,9 @@ pub(crate) struct DurRule {
     pub quirks: bool,
     /// The durations allowed.
     pub set: &'static DurSet,
+    /// Read a finished score of any edition (`kernrnn check` on a file): the **kern humlib
+    /// and verovio read beyond the training corpus's dialect (see `read_edition_sign`).
+    pub editions: bool,
 }
 
 impl DurRule {
@@ -91,7 +94,11 @@ impl DurRule {
         chord_match: false,
         quirks: true,
         set: &DurSet::FULL,
+        editions: false,
     };
+
+    /// No rhythm constraint, and the **kern of any edition (a full score being checked).
+    pub const EDITIONS: DurRule = DurRule { editions: true, ..DurRule::FREE };
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +111,10 @@ enum Phase {
     Pitch,
     Acc,
     LateDigits,
+    /// (Reading) the denominator of a rational duration, `56%3` (3/56 of a whole note).
+    Ratio,
+    /// (Reading) the staff position of a rest, `8rGG`.
+    RestPosition,
     Post,
 }
 
@@ -235,6 +246,10 @@ pub(crate) struct KernTok {
     number: u16,
     digits: u8,
     dots: u8,
+    /// (Reading) the `M` of a rational duration `N%M`, 0 for none.
+    ratio: u16,
+    /// (Reading) the letter of a rest's staff position.
+    rest_position: u8,
     has_dur: bool,
     pitch: u8,
     pitch_len: u8,
@@ -273,6 +288,8 @@ impl KernTok {
             number: 0,
             digits: 0,
             dots: 0,
+            ratio: 0,
+            rest_position: 0,
             has_dur: false,
             pitch: 0,
             pitch_len: 0,
@@ -330,6 +347,16 @@ impl KernTok {
     }
 
     fn step_inner(&mut self, c: u8, r: &DurRule) -> bool {
+        let saved = *self;
+        if self.step_sampled(c, r) {
+            return true;
+        }
+        *self = saved;
+        r.editions && self.read_edition_sign(c, r)
+    }
+
+    /// The tokens the sampling grammar writes (and the training corpus has).
+    fn step_sampled(&mut self, c: u8, r: &DurRule) -> bool {
         use Phase::*;
         let gr = self.grace_rule(r);
         match (self.phase, c) {
@@ -382,6 +409,89 @@ impl KernTok {
                 self.digit(c - b'0', r, true)
             }
             (Pitch | Acc | LateDigits | Post, _) => self.post_sign(c, r),
+            _ => false,
+        }
+    }
+
+    /// Reading a finished score (`editions`), the **kern of real editions beyond what sampling
+    /// writes, as humlib and verovio read it: marks before the duration (`<`, `>`, `N`, `y`,
+    /// stems, a slur end before a slur start), `q` between the duration and the pitch
+    /// (`8qb-`), rational durations (`56%3`), a rest's staff position (`8rGG`), accidentals
+    /// after other signs (`4bb]-`), and the signs the kern reference defines or leaves to
+    /// `!!!RDF**kern:` records (see [`is_reading_sign`]). Returns whether it took `c`.
+    fn read_edition_sign(&mut self, c: u8, r: &DurRule) -> bool {
+        use Phase::*;
+        match (self.phase, c) {
+            (Start | LeadDot | Prefix, _) if is_reading_prefix(c) => {
+                self.phase = Prefix;
+                true
+            }
+            (Start | Prefix, b'[' | b'(') => {
+                // a second tie start (`[[16GG`), a third slur start (`(((4eee`)
+                self.phase = Prefix;
+                true
+            }
+            (Digits | Dots, _) if is_reading_sign(c) => true, // `16^^<FLL`
+            (Post, b'q') if self.grace => true,               // `ccqq8`
+            (Pitch | Acc, b'.') => {
+                self.phase = Post;
+                true
+            }
+            (Pitch | Acc | Post, b'0'..=b'9') if self.pitch != b'r' => {
+                // a grace note's written value after its other signs (`eeq8`, `f#X32q`)
+                self.must_grace = true;
+                self.phase = Post;
+                true
+            }
+            (Digits | Dots, b'q') if self.chord_note == 0 || !r.chord_match => {
+                self.must_grace = true;
+                self.grace = true;
+                true
+            }
+            (Digits, b'%') if self.ratio == 0 && self.dots == 0 => {
+                self.phase = Ratio;
+                true
+            }
+            (Ratio, b'0'..=b'9') => {
+                let m = self.ratio as u32 * 10 + (c - b'0') as u32;
+                if m == 0 || m > 9999 {
+                    return false;
+                }
+                self.ratio = m as u16;
+                true
+            }
+            (Ratio, b'a'..=b'g' | b'A'..=b'G' | b'r') if self.ratio > 0 => {
+                let (n, m) = (self.number as u64, self.ratio as u64);
+                if n == 0 || !(TPW * m).is_multiple_of(n) {
+                    return false;
+                }
+                self.has_dur = true;
+                self.ticks = TPW * m / n;
+                self.pitch = c;
+                self.pitch_len = 1;
+                self.phase = Pitch;
+                true
+            }
+            (Pitch | RestPosition | Post, b'a'..=b'g' | b'A'..=b'G')
+                if self.pitch == b'r' && (self.rest_position == 0 || c == self.rest_position) =>
+            {
+                self.rest_position = c;
+                self.phase = RestPosition;
+                true
+            }
+            (RestPosition | Post, b'#' | b'-' | b'n') | (Post, b'.') => true,
+            (Pitch | Acc | LateDigits | RestPosition | Post, _) if is_reading_sign(c) => {
+                if self.phase == LateDigits && r.set.ticks(self.number, 0).is_none() {
+                    return false;
+                }
+                self.phase = Post;
+                true
+            }
+            (RestPosition, _) => {
+                // the rest's ordinary signs (`8rGG;`) follow its position
+                self.phase = Post;
+                self.post_sign(c, r)
+            }
             _ => false,
         }
     }
@@ -479,6 +589,16 @@ impl KernTok {
                 return false;
             }
             ticks = v;
+        } else if r.editions && self.chord_note > 0 && self.first_has_dur && !rest {
+            // (reading) a chord's later notes may leave out the duration: they have the
+            // first note's (`4D^ DD`, as verovio reads it)
+            self.has_dur = true;
+            self.ticks = self.first_ticks;
+            self.grace = self.first_grace;
+            self.pitch = c;
+            self.pitch_len = 1;
+            self.phase = Phase::Pitch;
+            return true;
         } else {
             if rest || (self.matching(r) && self.first_has_dur) {
                 return false;
@@ -551,7 +671,7 @@ impl KernTok {
     /// Whether the note being read is complete.
     fn note_complete(&self, r: &DurRule) -> bool {
         let shape = match self.phase {
-            Phase::Pitch | Phase::Acc | Phase::Post => true,
+            Phase::Pitch | Phase::Acc | Phase::Post | Phase::RestPosition => true,
             Phase::LateDigits => r.set.ticks(self.number, 0).is_some(),
             _ => false,
         };
@@ -611,6 +731,54 @@ impl KernTok {
     }
 }
 
+/// (Reading) marks that may come before a note's duration in real editions: placement
+/// signifiers `<` `>` (declared by `!!!RDF**kern:` records), links `N`, invisibility `y`,
+/// stems, a slur or phrase end before a new start (`()16ccc`), phrase starts `{`.
+fn is_reading_prefix(c: u8) -> bool {
+    matches!(c, b'<' | b'>' | b'N' | b'y' | b'/' | b'\\' | b')' | b'{' | b'}' | b'j' | b'i')
+}
+
+/// (Reading) the signs after a pitch beyond the sampling grammar's: the rest of the kern
+/// reference's articulations and ornaments (`~` tenuto, `"` pizzicato, `,` breath, `o`
+/// harmonic, `u`/`v` bowings, `I` generic articulation, `s` spiccato, `R` ornament ending, `x`
+/// and `?` editorial marks, `P`/`p` appoggiaturas, `{`/`}` phrases, `H`/`h` glissandi) and the
+/// characters it leaves to user signifiers declared by `!!!RDF**kern:` records (`<` `>` `N` `i`
+/// `j` `l` `U` `V` `Z` `@` `+` `|`), as well as the sampling grammar's own signs past its caps.
+fn is_reading_sign(c: u8) -> bool {
+    Sign::of(c).is_some_and(|s| s != Sign::Grace)
+        || matches!(
+            c,
+            b'~' | b'"'
+                | b','
+                | b'o'
+                | b'u'
+                | b'v'
+                | b'I'
+                | b's'
+                | b'R'
+                | b'x'
+                | b'?'
+                | b'P'
+                | b'p'
+                | b'{'
+                | b'}'
+                | b'H'
+                | b'h'
+                | b'<'
+                | b'>'
+                | b'N'
+                | b'i'
+                | b'j'
+                | b'l'
+                | b'U'
+                | b'V'
+                | b'Z'
+                | b'@'
+                | b'+'
+                | b'|'
+        )
+}
+
 /// Reads `s` as one whole **kern field (a note, rest or chord; not `.`) under rule `r`.
 pub(crate) fn read_kern_field(s: &str, r: &DurRule) -> Option<KernInfo> {
     let mut t = KernTok::new();
@@ -628,16 +796,26 @@ pub(crate) fn kern_field_ok(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kern::duration::TPW;
 
     fn free(s: &str) -> Option<KernInfo> {
         read_kern_field(s, &DurRule::FREE)
     }
 
+    fn edition(s: &str) -> Option<KernInfo> {
+        read_kern_field(s, &DurRule::EDITIONS)
+    }
+
     /// What a sampling grammar asks of a field with `left` ticks left in the measure.
     fn sampling(left: u64, grace: GraceRule) -> DurRule {
         let fit = Some(Room::until(left));
-        DurRule { fit, grace, chord_match: true, quirks: false, set: &DurSet::FULL }
+        DurRule {
+            fit,
+            grace,
+            chord_match: true,
+            quirks: false,
+            set: &DurSet::FULL,
+            editions: false,
+        }
     }
 
     #[test]
@@ -770,6 +948,48 @@ mod tests {
         assert!(read_kern_field("16c", &sixteenth_left).is_some_and(|i| !i.grace));
         assert!(read_kern_field("4cq", &sixteenth_left).is_none(), "written 8 or shorter");
         assert!(read_kern_field("16.cq", &sixteenth_left).is_none(), "undotted");
+    }
+
+    #[test]
+    fn reading_takes_the_kern_of_real_editions_as_humlib_does() {
+        for ok in [
+            "4D^ DD", // later chord notes with the first's duration
+            "8B G D",
+            "8rGG", // a rest's staff position
+            "16r>g",
+            "56%3ff#", // a rational duration
+            "(8qb-",   // `q` before the pitch
+            "(>(<4G#", // placement signifiers declared by RDF records
+            "8aLL<",
+            "[[16GG",
+            "(((4eee gg ee",
+            "16^^<FLL FF", // signs between the duration and the pitch
+            "(<eeq8",      // a grace note's written value last
+            "(<ccqq8",
+            "2a~~)", // tenuto, and a sign past the sampling caps
+            "4bb]-", // an accidental after other signs
+            "(4A.",
+        ] {
+            assert!(edition(ok).is_some(), "{ok}");
+        }
+        assert_eq!(edition("4D^ DD").map(|i| (i.ticks, i.mixed)), Some((TPW / 4, false)));
+        assert_eq!(edition("56%3ff").map(|i| i.ticks), Some(TPW * 3 / 56));
+        assert!(
+            edition("(<eeq8").is_some_and(|i| i.grace) && edition("(8qb-").is_some_and(|i| i.grace)
+        );
+        // still not kern: no pitch, a foreign character, a rest in a chord, a ratio of nothing
+        for bad in ["<", "4x#", "(4c]\u{2026}", "4r 4c", "4%c", "3%0c"] {
+            assert!(edition(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sampling_and_reading_samples_keep_to_the_corpus_tokens() {
+        let any = sampling(TPW, GraceRule::Allow);
+        for bad in ["4D DD", "8rGG", "56%3ff", "8aL<", "[[16GG", "(8qb-"] {
+            assert!(read_kern_field(bad, &any).is_none(), "{bad}");
+            assert!(free(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]
