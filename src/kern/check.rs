@@ -348,7 +348,6 @@ pub fn check_kern(text: &str) -> CheckReport {
     // any tandem interpretation is Humdrum (`*ped`, `*8va`, `*tuplet`, `*staff1`, expansion
     // lists): the checker reads the ones it knows (spine manipulations, meters) and lets the
     // others through, as humlib does
-    f.g.set_generic_interp(true);
     f.g.read_editions();
     let mut ended = false;
     let mut after_end_reported = false;

@@ -56,12 +56,6 @@ impl State {
         self.runs.barline();
     }
 
-    /// A data line after a short measure: that measure was not the last one, so the next one
-    /// must make it up to the meter.
-    pub(super) fn resolve_short(&mut self, _sink: &mut Sink) {
-        self.measure.short_followed();
-    }
-
     /// The end of the text: a short measure still unpaired was a short measure in the middle.
     pub(super) fn resolve_short_at_end(&mut self, sink: &mut Sink) {
         if let Some((line, message)) = self.measure.unpaired_at_end() {

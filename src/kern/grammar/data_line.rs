@@ -23,7 +23,8 @@ impl State {
             ));
         }
         self.cursor.field = 0;
-        self.resolve_short(sink);
+        // a short measure before this line was not the last: the next must make it up
+        self.measure.short_followed();
         let mut line = DATA_LINE;
         let kinds = self.rules.line_kinds;
         if !kinds.has(LineKinds::TIMED) && !kinds.has(LineKinds::GRACE) {

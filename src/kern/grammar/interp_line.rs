@@ -32,7 +32,7 @@ impl State {
         InterpRule {
             signature_ok: !self.rules.rhythm || self.spines.at_measure_start(),
             expect_meter: self.cursor.interp.meter,
-            generic: self.rules.generic_interp,
+            generic: self.rules.editions,
             set: self.rules.durations,
             families: self.rules.families,
         }

@@ -414,11 +414,6 @@ impl Grammar {
         self.state.rules.editions = true;
     }
 
-    /// Accept any `*` token as an interpretation (a full file's header, for the checker).
-    pub(crate) fn set_generic_interp(&mut self, on: bool) {
-        self.state.rules.generic_interp = on;
-    }
-
     /// The kind of spine `i` in force (tests).
     #[cfg(test)]
     pub(crate) fn spine_kind(&self, i: usize) -> Kind {

@@ -17,12 +17,10 @@ pub(crate) struct Rules {
     pub rhythm: bool,
     /// Rhythm comes back on at the next barline.
     pub rhythm_pending: bool,
-    /// Any `*` token is an interpretation (a full score being checked: Humdrum's tandem
-    /// interpretations are open-ended).
-    pub generic_interp: bool,
-    /// Reading a full score of any edition (`kernrnn check`): its tokens as humlib reads them
-    /// (`DurRule::EDITIONS`), lines with no note, any **dynam token, splits and merges on
-    /// one line.
+    /// Reading a full score of any edition (`kernrnn check`): any `*` token is an
+    /// interpretation (Humdrum's tandem interpretations are open-ended), its tokens as humlib
+    /// reads them (`DurRule::EDITIONS`), lines with no note, any **dynam token, splits and
+    /// merges on one line.
     pub editions: bool,
     /// Durations allowed with rhythm on.
     pub durations: &'static DurSet,
@@ -238,7 +236,6 @@ impl State {
             rules: Rules {
                 rhythm: opts.rhythm,
                 rhythm_pending: false,
-                generic_interp: false,
                 editions: false,
                 durations: DurSet::for_vocab(vocab),
                 grace_ok: vocab.is_none_or(|v| v.contains(&'q')),

@@ -30,8 +30,8 @@ pub(crate) enum Interp {
     Mensuration,
     /// `*>A`, `*>Var2`
     SectionLabel,
-    /// Any other printable token, accepted only where [`InterpRule::generic`] allows (the
-    /// header of a full **kern file: `*staff1`, `*Ipiano`, expansion lists).
+    /// Any other printable token, accepted only where [`InterpRule::generic`] allows (a full
+    /// **kern score being checked: `*staff1`, `*ped`, `*8va`, expansion lists).
     Generic,
 }
 
@@ -169,7 +169,7 @@ pub(crate) struct InterpRule {
     pub signature_ok: bool,
     /// The meter already set by another field of the line: this one must repeat it.
     pub expect_meter: Option<Meter>,
-    /// Accept any other `*` token too (only for the header of a full **kern file).
+    /// Accept any other `*` token too (only in a full **kern score being checked).
     pub generic: bool,
     /// The meters that can be written and filled ([`DurSet::meter_ok`]).
     pub set: &'static DurSet,
