@@ -48,8 +48,11 @@ fn main() {
     for (layers, hidden) in [(3, 128), (3, 256)] {
         let vocab = Vocab::from_text(&(32u8..99).map(char::from).collect::<String>());
         let hyper = Hyper { vocab_size: vocab.len(), layers, hidden };
-        let weights = CharLstm::new(hyper, 0.0, &burn::tensor::Device::flex())
-            .to_weights(vocab, Provenance::default());
+        let weights = CharLstm::new(hyper, 0.0, &burn::tensor::Device::flex()).to_weights(
+            vocab,
+            Provenance::default(),
+            Default::default(),
+        );
         let model = Arc::new(CpuModel::new(&weights));
         // Raw: the random weights' vocabulary has no tab or line end, so the grammar has nothing
         // to serve; this row times the LSTM step alone.

@@ -284,7 +284,9 @@ impl JsScoreOptions {
             Some(m) if m.fract() == 0.0 && m >= 1.0 && m.is_finite() => Some(m as usize),
             Some(m) => return Err(OptionsError::MeasureLimit(m)),
         };
-        Ok((ScoreOptions { title: self.title.clone(), meter, tempo_bpm }, max_measures))
+        let opts =
+            ScoreOptions { title: self.title.clone(), meter, tempo_bpm, ..Default::default() };
+        Ok((opts, max_measures))
     }
 }
 
@@ -458,6 +460,7 @@ impl Composer {
         let score_opts = ScoreOptions {
             title: Some(self.title(opts)),
             meter: opts.meter,
+            dialect: self.model.dialect().clone(),
             ..ScoreOptions::default()
         };
         score(raw, &score_opts, max_measures)
@@ -498,6 +501,7 @@ pub(crate) mod tests {
             vocab,
             hyper,
             provenance: Provenance { name: "unit".into(), ..Provenance::default() },
+            dialect: Default::default(),
             layers,
             head_weight: next(hyper.hidden * hyper.vocab_size),
             head_bias: next(hyper.vocab_size),

@@ -210,6 +210,10 @@ struct CheckArgs {
     /// sets another
     #[arg(long, default_value_t = SampleOptions::default().meter, value_parser = MeterChoice::parse)]
     meter: MeterChoice,
+    /// Read raw samples in the editions dialect: samples of a model trained on real editions
+    /// beyond the 2015 sonatas (its training log names its dialect). Scores are always read so.
+    #[arg(long)]
+    editions: bool,
 }
 
 #[derive(Args)]
@@ -391,8 +395,11 @@ fn cmd_check(a: CheckArgs) -> Result<ExitCode, String> {
         let text = std::fs::read_to_string(file)
             .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         let is_score = text.lines().any(|l| l.starts_with("**"));
-        let report =
-            if is_score { kern::check_kern(&text) } else { kern::check_prepared(&text, a.meter) };
+        let report = if is_score {
+            kern::check_kern(&text)
+        } else {
+            kern::check_prepared_in(&text, a.meter, a.editions)
+        };
         for d in &report.diagnostics {
             out += &format!("{}:{}: {}: {}\n", file.display(), d.line, d.kind, d.message);
         }

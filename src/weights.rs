@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
+use crate::kern::Dialect;
 use crate::vocab::Vocab;
 
 /// The value of the `format` metadata key.
@@ -84,6 +85,10 @@ pub struct Weights {
     pub vocab: Vocab,
     pub hyper: Hyper,
     pub provenance: Provenance,
+    /// The **kern dialect of the training corpus (metadata `kern_dialect`; the training
+    /// corpus's, with no signifiers, when absent): how the model's samples are constrained
+    /// and turned into scores.
+    pub dialect: Dialect,
     pub layers: Vec<LayerWeights>,
     pub head_weight: Vec<f32>,
     pub head_bias: Vec<f32>,
@@ -161,6 +166,7 @@ impl Weights {
         meta.insert("vocab".to_string(), json(&self.vocab.as_string()));
         meta.insert("hyper".to_string(), json(&self.hyper));
         meta.insert("provenance".to_string(), json(&self.provenance));
+        meta.insert("kern_dialect".to_string(), json(&self.dialect));
         safetensors::serialize(views, Some(meta)).map_err(|e| WeightsError::Write(e.to_string()))
     }
 
@@ -209,6 +215,12 @@ impl Weights {
                 .map_err(|e| WeightsError::Metadata { key: "provenance", why: e.to_string() })?,
             None => Provenance::default(),
         };
+        let dialect: Dialect = match meta.get("kern_dialect") {
+            Some(d) => serde_json::from_str(d)
+                .map_err(|e| WeightsError::Metadata { key: "kern_dialect", why: e.to_string() })?,
+            None => Dialect::default(),
+        };
+        dialect.validate().map_err(|why| WeightsError::Metadata { key: "kern_dialect", why })?;
         // Full parse only now: it also checks that the data section is complete.
         let file = SafeTensors::deserialize(bytes)
             .map_err(|e| WeightsError::NotSafetensors(e.to_string()))?;
@@ -242,7 +254,7 @@ impl Weights {
         }
         let head_weight = next(&mut read);
         let head_bias = next(&mut read);
-        Ok(Weights { vocab, hyper, provenance, layers, head_weight, head_bias })
+        Ok(Weights { vocab, hyper, provenance, dialect, layers, head_weight, head_bias })
     }
 
     pub fn num_params(&self) -> usize {
@@ -286,6 +298,11 @@ mod tests {
             vocab,
             hyper,
             provenance: Provenance { name: "tiny".into(), ..Default::default() },
+            dialect: Dialect {
+                editions: true,
+                signifiers: vec!["!!!RDF**kern: > = above".into()],
+                meters: vec!["2/4".into(), "3/4".into()],
+            },
             layers,
             head_weight: fill(6),
             head_bias: fill(3),
@@ -319,5 +336,13 @@ mod tests {
         let view = TensorView::new(Dtype::F32, vec![2], &data).unwrap();
         let other = safetensors::serialize([("x", view)], None).unwrap();
         assert!(matches!(Weights::from_bytes(&other), Err(WeightsError::Foreign)));
+    }
+
+    #[test]
+    fn a_dialect_whose_records_are_not_signifiers_is_refused_by_name() {
+        let mut w = tiny();
+        w.dialect.signifiers = vec!["*-\n**kern".into()];
+        let err = Weights::from_bytes(&w.to_bytes().unwrap()).unwrap_err();
+        assert!(matches!(err, WeightsError::Metadata { key: "kern_dialect", .. }), "{err}");
     }
 }

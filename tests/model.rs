@@ -15,7 +15,7 @@ fn random_weights(hyper: Hyper, seed: u64) -> Weights {
             .unwrap();
     // Wider than the training init, so the test exercises saturated gates too.
     let model = CharLstm::new(hyper, 0.0, &device);
-    let mut w = model.to_weights(vocab, Provenance::default());
+    let mut w = model.to_weights(vocab, Provenance::default(), Default::default());
     for v in
         w.layers.iter_mut().flat_map(|l| l.w_ih.iter_mut().chain(&mut l.w_hh).chain(&mut l.bias))
     {
@@ -57,7 +57,10 @@ fn weights_survive_the_file_and_the_burn_module() {
     assert_eq!(read, weights);
     let module = CharLstm::from_weights(&read, 0.0, &Device::flex());
     assert_eq!(module.hyper(), hyper);
-    assert_eq!(module.to_weights(read.vocab.clone(), read.provenance.clone()), weights);
+    assert_eq!(
+        module.to_weights(read.vocab.clone(), read.provenance.clone(), read.dialect.clone()),
+        weights
+    );
 }
 
 #[test]

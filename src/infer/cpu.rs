@@ -1,6 +1,7 @@
 //! The LSTM step on the CPU, one character at a time.
 
 use super::math::{sigmoid, tanh};
+use crate::kern::Dialect;
 use crate::vocab::Vocab;
 use crate::weights::{Hyper, LayerWeights, Weights};
 
@@ -10,6 +11,7 @@ use crate::weights::{Hyper, LayerWeights, Weights};
 #[derive(Clone, Debug)]
 pub struct CpuModel {
     vocab: Vocab,
+    dialect: Dialect,
     hyper: Hyper,
     layers: Vec<LayerWeights>,
     head_weight: Vec<f32>,
@@ -43,6 +45,7 @@ impl CpuModel {
     pub fn new(weights: &Weights) -> Self {
         CpuModel {
             vocab: weights.vocab.clone(),
+            dialect: weights.dialect.clone(),
             hyper: weights.hyper,
             layers: weights.layers.clone(),
             head_weight: weights.head_weight.clone(),
@@ -52,6 +55,11 @@ impl CpuModel {
 
     pub fn vocab(&self) -> &Vocab {
         &self.vocab
+    }
+
+    /// The **kern dialect of the training corpus (how samples are constrained and scored).
+    pub fn dialect(&self) -> &Dialect {
+        &self.dialect
     }
 
     pub fn hyper(&self) -> Hyper {

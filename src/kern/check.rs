@@ -256,7 +256,13 @@ fn describe(line: &str, col: usize, why: &str) -> String {
 /// is the meter of each piece (from its music, or a fixed one until a `*M` sets one). A last
 /// line without newline is checked as a line.
 pub fn check_prepared(text: &str, meter: MeterChoice) -> CheckReport {
-    let opts = GrammarOptions { meter, rhythm: false, ..GrammarOptions::default() };
+    check_prepared_in(text, meter, false)
+}
+
+/// [`check_prepared`] in a dialect: the training corpus's, or with `editions` the editions
+/// dialect (a sample of a model trained on real editions; see `kern::Dialect`).
+pub fn check_prepared_in(text: &str, meter: MeterChoice, editions: bool) -> CheckReport {
+    let opts = GrammarOptions { meter, rhythm: false, editions, ..GrammarOptions::default() };
     let mut f = Feeder::new(Grammar::new(opts));
     let mut lines = 0;
     for (i, line) in text.lines().enumerate() {

@@ -53,6 +53,11 @@ pub(crate) const MAX_INVISIBLE_MARKS: u8 = 2;
 /// Most slur ends (`))`) on one note.
 pub(crate) const MAX_SLUR_ENDS: u8 = 2;
 
+/// Sampling a model trained on real editions (the editions dialect), the most marks beyond
+/// the training corpus's on one note (`<`, `>`, `N` before it, a rest's staff position `GG`,
+/// `~`, `P`, user signifiers after it): corpus-extra's notes carry at most 3.
+pub(crate) const MAX_EDITION_MARKS: u8 = 4;
+
 /// Most `(` slur or phrase starts before a note (the corpus's most).
 pub(crate) const MAX_SLUR_STARTS: u8 = 2;
 /// A pitch is one letter repeated up to this often (`CCCC` to `cccc`: the piano's range and a

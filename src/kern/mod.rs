@@ -12,10 +12,13 @@
 //! | 5 | [`grammar`] | prepared text, one character at a time |
 //!
 //! Beside the grammar: the checker ([`check`], with its recovery), reconstruction of a score
-//! from a sample ([`reconstruct`]) and corpus preparation ([`prep`], which reads only lines).
+//! from a sample ([`reconstruct`]), corpus preparation ([`prep`], which reads only lines) and
+//! a corpus's dialect ([`dialect`]: which grammar a model trained on it samples with, and the
+//! signifiers its scores declare).
 //! Every limit the layers put on text is in `limits`, with its reason.
 
 pub mod check;
+pub mod dialect;
 pub(crate) mod duration;
 pub mod grammar;
 pub(crate) mod lex;
@@ -27,7 +30,10 @@ pub mod reconstruct;
 pub(crate) mod spine;
 pub mod stats;
 
-pub use check::{check_kern, check_prepared, CheckReport, Diagnostic, DiagnosticKind};
+pub use check::{
+    check_kern, check_prepared, check_prepared_in, CheckReport, Diagnostic, DiagnosticKind,
+};
+pub use dialect::{Dialect, DialectReport};
 pub use grammar::{Grammar, GrammarError, GrammarOptions, LineKinds};
 pub use meter::{Meter, MeterChoice, MeterError};
 pub use prep::{prepare_dir, prepare_text, Corpus, CorpusError};

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::dialect::{is_signifier_record, signifier_key, MAX_SIGNIFIERS};
+
 /// Prepared text of one file's content, or `None` when it has no barline.
 pub fn prepare_text(content: &str) -> Option<String> {
     let mut out = String::with_capacity(content.len());
@@ -24,6 +26,18 @@ pub fn prepare_text(content: &str) -> Option<String> {
     started.then_some(out)
 }
 
+/// The first meter a file's interpretations set (`*M6/8` as `6/8`).
+fn first_meter(content: &str) -> Option<String> {
+    content
+        .lines()
+        .filter(|l| l.starts_with('*'))
+        .flat_map(|l| l.split('\t'))
+        .find_map(|t| {
+            t.trim().strip_prefix("*M").filter(|m| m.starts_with(|c: char| c.is_ascii_digit()))
+        })
+        .map(str::to_string)
+}
+
 /// A prepared corpus: the concatenated text and what went into it.
 #[derive(Clone, Debug, Default)]
 pub struct Corpus {
@@ -32,11 +46,44 @@ pub struct Corpus {
     pub files: Vec<(PathBuf, usize)>,
     /// One line per file that was skipped, naming it and why.
     pub warnings: Vec<String>,
+    /// The user-signifier records (`!!!RDF**kern: > = above`) the files declare, one per spine
+    /// kind and signifier, first met first (the recipe drops them from the text; a model
+    /// carries them in its `kern::Dialect`).
+    pub signifiers: Vec<String>,
+    /// The prepared line (1-based) each file's text starts at, in the order of `files`.
+    pub line_starts: Vec<usize>,
+    /// The first meter (`*M3/4` as `3/4`) of each file that has one, in the order of `files`
+    /// (the recipe drops the header that holds it; a model's dialect keeps their counts).
+    pub first_meters: Vec<String>,
 }
 
 impl Corpus {
     pub fn chars(&self) -> usize {
         self.text.chars().count()
+    }
+
+    /// The file (as given) and the line within its prepared text of line `line` (1-based) of
+    /// the prepared corpus.
+    pub fn file_line(&self, line: usize) -> (String, usize) {
+        let i = self.line_starts.partition_point(|&s| s <= line).saturating_sub(1);
+        match (self.files.get(i), self.line_starts.get(i)) {
+            (Some((path, _)), Some(&start)) => (path.display().to_string(), line + 1 - start),
+            _ => ("the prepared corpus".to_string(), line),
+        }
+    }
+
+    /// Adds the signifier records of one file's content.
+    fn declare_signifiers(&mut self, content: &str) {
+        for line in content.lines().filter(|l| l.starts_with("!!!RDF**")) {
+            let line = line.trim_end();
+            if !is_signifier_record(line) || self.signifiers.len() >= MAX_SIGNIFIERS {
+                continue;
+            }
+            let key = signifier_key(line);
+            if key.is_some() && !self.signifiers.iter().any(|s| signifier_key(s) == key) {
+                self.signifiers.push(line.to_string());
+            }
+        }
     }
 
     /// The one-line summary the commands print.
@@ -130,8 +177,12 @@ pub fn prepare_dir(dir: &Path) -> Result<Corpus, CorpusError> {
         };
         match prepare_text(&text) {
             Some(prepared) => {
+                let start = corpus.text.matches('\n').count() + 1;
+                corpus.line_starts.push(start);
                 corpus.files.push((path.clone(), prepared.chars().count()));
                 corpus.text.push_str(&prepared);
+                corpus.declare_signifiers(&text);
+                corpus.first_meters.extend(first_meter(&text));
             }
             None => corpus.warnings.push(skip("no barline (no line starting with `=`)".into())),
         }
@@ -152,5 +203,29 @@ mod tests {
         assert_eq!(prepare_text(file).unwrap(), "@\n4d\t4f\n*^\t*\n@\n*-\t*-\n");
         assert_eq!(prepare_text("**kern\n4c\n*-\n"), None);
         assert_eq!(prepare_text("=1\r\n4c\r\n"), Some("@\n4c\n".into()));
+    }
+
+    #[test]
+    fn a_corpus_keeps_each_signifier_record_once_and_knows_which_file_a_line_is_from() {
+        let dir = std::env::temp_dir().join(format!("kernrnn-prep-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a = "**kern\n=1\n4c\n*-\n!!!RDF**kern: > = above\n!!!RDF**kern: < = below\n";
+        let b = "**kern\n=1\n4d\n4e\n*-\n!!!RDF**kern: > = placed above\n!!!RDF**dynam: > = dim.\n";
+        std::fs::write(dir.join("a.krn"), a).unwrap();
+        std::fs::write(dir.join("b.krn"), b).unwrap();
+        let corpus = prepare_dir(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(
+            corpus.signifiers,
+            ["!!!RDF**kern: > = above", "!!!RDF**kern: < = below", "!!!RDF**dynam: > = dim."]
+        );
+        assert_eq!(corpus.line_starts, [1, 4]);
+        assert!(corpus.first_meters.is_empty());
+        assert_eq!(
+            first_meter("**kern\t**kern\n*MM120\t*MM120\n*M6/8\t*M6/8\n=1\n*M3/4\n"),
+            Some("6/8".into())
+        );
+        let (file, line) = corpus.file_line(5);
+        assert!(file.ends_with("b.krn") && line == 2, "{file} {line}");
     }
 }

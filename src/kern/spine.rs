@@ -38,9 +38,14 @@ impl Kind {
 /// **dynam **kern **dynam` (12), `**kern **kern` (1) and `**kern **kern **dynam` split before
 /// the first barline, seen as 4 fields (6): so 2 fields are kern, kern; 3 are kern, kern,
 /// dynam; 4 are kern, *undecided*, kern, dynam; 5 or more are kern, *undecided*..., dynam.
-pub(crate) fn first_line_kind(fields: usize, i: usize) -> Kind {
+///
+/// In the editions dialect (`editions`, real scores beyond the corpus: Joplin's `**kern **kern
+/// **kern`, a `**text` spine) every field but the first is undecided: its first token decides
+/// (see the grammar's data lines).
+pub(crate) fn first_line_kind(fields: usize, i: usize, editions: bool) -> Kind {
     match (fields, i) {
         (_, 0) => Kind::Kern,
+        _ if editions => Kind::Undecided,
         (2, _) => Kind::Kern,
         (3, 1) => Kind::Kern,
         (4, 2) => Kind::Kern,
@@ -50,11 +55,12 @@ pub(crate) fn first_line_kind(fields: usize, i: usize) -> Kind {
 }
 
 /// The kind field `i` is read as on the first line of a piece, before its field count is
-/// known: the first is kern, the last possible one dynam, the others undecided.
-pub(crate) fn opening_field_kind(i: usize) -> Kind {
+/// known: the first is kern, the last possible one dynam (in the editions dialect undecided
+/// too), the others undecided.
+pub(crate) fn opening_field_kind(i: usize, editions: bool) -> Kind {
     if i == 0 {
         Kind::Kern
-    } else if i + 1 >= MAX_SPINES {
+    } else if i + 1 >= MAX_SPINES && !editions {
         Kind::Dynam
     } else {
         Kind::Undecided
@@ -166,7 +172,7 @@ mod tests {
 
     #[test]
     fn three_fields_start_kern_kern_dynam_and_four_leave_the_second_undecided() {
-        let kinds = |n: usize| (0..n).map(|i| first_line_kind(n, i)).collect::<Vec<_>>();
+        let kinds = |n: usize| (0..n).map(|i| first_line_kind(n, i, false)).collect::<Vec<_>>();
         assert_eq!(kinds(2), [Kind::Kern, Kind::Kern]);
         assert_eq!(kinds(3), [Kind::Kern, Kind::Kern, Kind::Dynam]);
         assert_eq!(kinds(4), [Kind::Kern, Kind::Undecided, Kind::Kern, Kind::Dynam]);
@@ -174,5 +180,13 @@ mod tests {
             kinds(5),
             [Kind::Kern, Kind::Undecided, Kind::Undecided, Kind::Undecided, Kind::Dynam]
         );
+    }
+
+    #[test]
+    fn in_the_editions_dialect_every_field_but_the_first_is_decided_by_its_tokens() {
+        let kinds = |n: usize| (0..n).map(|i| first_line_kind(n, i, true)).collect::<Vec<_>>();
+        assert_eq!(kinds(3), [Kind::Kern, Kind::Undecided, Kind::Undecided]);
+        assert_eq!(opening_field_kind(MAX_SPINES - 1, true), Kind::Undecided);
+        assert_eq!(opening_field_kind(MAX_SPINES - 1, false), Kind::Dynam);
     }
 }

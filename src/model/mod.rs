@@ -13,6 +13,7 @@ use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 
+use crate::kern::Dialect;
 use crate::vocab::Vocab;
 use crate::weights::{Hyper, LayerWeights, Provenance, Weights};
 
@@ -120,11 +121,12 @@ impl CharLstm {
     }
 
     /// The weights file contents for this network.
-    pub fn to_weights(&self, vocab: Vocab, provenance: Provenance) -> Weights {
+    pub fn to_weights(&self, vocab: Vocab, provenance: Provenance, dialect: Dialect) -> Weights {
         Weights {
             vocab,
             hyper: self.hyper(),
             provenance,
+            dialect,
             layers: self
                 .layers
                 .iter()

@@ -226,7 +226,7 @@ impl Sampler {
         let (tokens, mut grammar) = Self::prepare(&model, &opts)?;
         if opts.meter == MeterChoice::FromMusic {
             if let Some(g) = &mut grammar {
-                *g = prime_grammar(&opts, model.vocab().chars(), probe_meter(&model, &opts))?;
+                *g = prime_grammar(&opts, &model, probe_meter(&model, &opts))?;
             }
         }
         let v = model.hyper().vocab_size;
@@ -267,11 +267,7 @@ impl Sampler {
     ) -> Result<(Vec<usize>, Option<Grammar>), SampleError> {
         opts.validate()?;
         let tokens = model.vocab().encode(&opts.prime)?;
-        let grammar = if opts.raw {
-            None
-        } else {
-            Some(prime_grammar(opts, model.vocab().chars(), opts.meter)?)
-        };
+        let grammar = if opts.raw { None } else { Some(prime_grammar(opts, model, opts.meter)?) };
         Ok((tokens, grammar))
     }
 
@@ -594,7 +590,9 @@ impl Sampler {
 
 /// The meter of the piece the model means to write after the prime: the length its measures
 /// have most often in a free sample (the probe), among the meters the corpus's movements have;
-/// 4/4 when none of its measures has one of those lengths.
+/// ties go to the meters its own corpus starts in most often (its dialect's, else the sonatas'
+/// [`METER_PREFERENCE`]); when none of its measures has one of those lengths, its corpus's most
+/// common meter (else 4/4).
 fn probe_meter(model: &Arc<CpuModel>, opts: &SampleOptions) -> MeterChoice {
     let probe = SampleOptions {
         raw: true,
@@ -603,16 +601,22 @@ fn probe_meter(model: &Arc<CpuModel>, opts: &SampleOptions) -> MeterChoice {
         ..opts.clone()
     };
     let text = sample(model.clone(), &probe).unwrap_or_default();
-    let lengths = measure_lengths(&text);
+    let lengths = measure_lengths(&text, model.dialect().editions);
     let votes = |l: u64| lengths.iter().filter(|&&x| x == l).count();
+    let own: Vec<Meter> = model
+        .dialect()
+        .preferred_meters()
+        .into_iter()
+        .filter(|m| FIRST_MEASURE_LENGTHS.contains(&m.ticks()))
+        .collect();
+    let preference: Vec<u64> = own.iter().map(|m| m.ticks()).chain(METER_PREFERENCE).collect();
     let best = FIRST_MEASURE_LENGTHS.iter().copied().max_by_key(|&l| {
-        // ties go to the corpus's more common meters (see `FIRST_MEASURE_LENGTHS`)
-        let rank = METER_PREFERENCE.iter().position(|&p| p == l).unwrap_or(usize::MAX);
+        let rank = preference.iter().position(|&p| p == l).unwrap_or(usize::MAX);
         (votes(l), std::cmp::Reverse(rank))
     });
     match best.filter(|&l| votes(l) > 0).and_then(Meter::for_length) {
         Some(m) => MeterChoice::Fixed(m),
-        None => MeterChoice::Fixed(Meter::COMMON),
+        None => MeterChoice::Fixed(own.first().copied().unwrap_or(Meter::COMMON)),
     }
 }
 
@@ -643,13 +647,15 @@ fn retry_kinds(g: &Grammar, first: Option<char>, grace: bool) -> LineKinds {
     }
 }
 
-/// The grammar after the prime. A prime whose rhythm the grammar would refuse (a fragment cut
-/// mid-measure, say) is accepted with rhythm checks off; they resume at the next barline.
+/// The grammar after the prime, in the model's dialect. A prime whose rhythm the grammar would
+/// refuse (a fragment cut mid-measure, say) is accepted with rhythm checks off; they resume at
+/// the next barline.
 fn prime_grammar(
     opts: &SampleOptions,
-    vocab: &[char],
+    model: &CpuModel,
     meter: MeterChoice,
 ) -> Result<Grammar, SampleError> {
+    let vocab = model.vocab().chars();
     Grammar::supports(vocab, meter).map_err(SampleError::Unsupported)?;
     let make = || {
         Grammar::new(GrammarOptions {
@@ -659,6 +665,7 @@ fn prime_grammar(
             pickup: opts.meter != MeterChoice::FromMusic,
             rhythm: true,
             vocab: Some(vocab.to_vec()),
+            editions: model.dialect().editions,
         })
     };
     let mut grammar = make();

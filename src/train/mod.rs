@@ -14,7 +14,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::kern::{prepare_dir, Corpus};
+use crate::kern::{prepare_dir, Corpus, Dialect};
 use crate::model::{cross_entropy, detach, CharLstm, Layers, State};
 use crate::vocab::Vocab;
 use crate::weights::{Hyper, Provenance, Weights};
@@ -428,6 +428,8 @@ struct Session {
     valid_batches: Batches,
     device: Device,
     layers: Layers,
+    /// The corpus's **kern dialect, which the exported weights carry.
+    dialect: Dialect,
 }
 
 impl Session {
@@ -452,6 +454,7 @@ impl Session {
             progress.line(&format!("warning: {w}"));
         }
         progress.line(&corpus.summary(&run.corpus));
+        let dialect = corpus_dialect(&corpus, progress);
         let device = run.backend.device()?.autodiff();
 
         let existing = checkpoint::exists(&run.checkpoint_dir);
@@ -499,8 +502,17 @@ impl Session {
         let mut state = state;
         state.iterations_per_epoch = train_batches.iterations;
         let layers = run.layers;
-        let session =
-            Session { optim, state, carried, vocab, train_batches, valid_batches, device, layers };
+        let session = Session {
+            optim,
+            state,
+            carried,
+            vocab,
+            train_batches,
+            valid_batches,
+            device,
+            layers,
+            dialect,
+        };
         Ok((session, model))
     }
 
@@ -599,7 +611,7 @@ impl Session {
         if s.best_valid_loss.is_none_or(|b| v < b) {
             s.best_valid_loss = Some(v);
             // The best weights so far, kept beside the checkpoints: what the run exports.
-            let best = model.to_weights(self.vocab.clone(), s.provenance());
+            let best = model.to_weights(self.vocab.clone(), s.provenance(), self.dialect.clone());
             checkpoint::save_best(&run.checkpoint_dir, &best)?;
         }
         s.history.push(LossPoint {
@@ -631,17 +643,53 @@ impl Session {
         outcome: Outcome,
         progress: &mut dyn Progress,
     ) -> Result<TrainReport, TrainError> {
-        let Session { optim, state, carried, vocab, .. } = self;
+        let Session { optim, state, carried, vocab, dialect, .. } = self;
         checkpoint::save(&run.checkpoint_dir, &model, &optim, &state, carried.as_ref())?;
         progress.finish();
         let best = if run.export_last { None } else { checkpoint::load_best(&run.checkpoint_dir)? };
-        let weights = best.unwrap_or_else(|| model.to_weights(vocab, state.provenance()));
+        let weights = best.unwrap_or_else(|| model.to_weights(vocab, state.provenance(), dialect));
         let weights_file = export(&weights, &run.out_dir, &run.name)?;
         Ok(TrainReport { outcome, state, weights_file, exported: weights.provenance.clone() })
     }
 }
 
 type Opened = (CharLstm, ModuleOptimizer, TrainState, Option<State>);
+
+/// The dialect the model will sample in, said on the progress log: the training corpus's or
+/// the editions dialect, the signifiers its files declare, and any prepared lines the grammar
+/// reads in neither (the model learns them, but constrained sampling never writes them).
+fn corpus_dialect(corpus: &Corpus, progress: &mut dyn Progress) -> Dialect {
+    let report = Dialect::of_corpus(corpus);
+    let d = &report.dialect;
+    progress.line(&format!(
+        "**kern dialect: {}{}",
+        if d.editions {
+            "editions (tokens, interpretations and layouts of real scores beyond the 2015 sonatas)"
+        } else {
+            "the 2015 sonatas'"
+        },
+        match d.signifiers.len() {
+            0 => String::new(),
+            n => format!("; {n} signifier records, written into every score"),
+        }
+    ));
+    if !d.meters.is_empty() {
+        progress.line(&format!(
+            "meters its files start in, most files first: {} (samples whose meter comes from the music prefer them)",
+            d.meters.join(", ")
+        ));
+    }
+    if report.unreadable_count > 0 {
+        progress.line(&format!(
+            "warning: the **kern grammar cannot read {} prepared lines of this corpus (constrained sampling will not write such lines; `kernrnn sample --raw` samples without it):",
+            report.unreadable_count
+        ));
+        for u in &report.unreadable {
+            progress.line(&format!("  {u}"));
+        }
+    }
+    report.dialect
+}
 
 /// A new run: the model initialised from the seed, the state at its start.
 fn start(run: &TrainRun, corpus: &Corpus, device: &Device) -> Opened {

@@ -89,7 +89,7 @@ impl State {
                 chord_match: true,
                 quirks: false,
                 set: self.rules.durations,
-                editions: false,
+                editions: self.rules.editions,
             }
         } else if self.rules.editions {
             DurRule::EDITIONS
@@ -112,9 +112,14 @@ impl State {
             null_ok,
             kern_alive: matches!(kind, Kind::Kern | Kind::Undecided) && (!rhythm_on || due),
             dyn_alive: kind == Kind::Dynam || (kind == Kind::Undecided && !grace_due),
-            // a full score's **dynam spine holds what its edition writes there (`.yy`, `;`, `.<`):
-            // humlib reads no rhythm in it, and neither does the checker
-            other: kind == Kind::Other || (kind == Kind::Dynam && self.rules.editions),
+            // read in the editions dialect, a **dynam spine holds what its edition writes there
+            // (`.yy`, `;`, `.<`): humlib reads no rhythm in it, and neither does the checker; an
+            // undecided spine may be another kind (`**text`). Sampling keeps to dynamics (a
+            // model would write notes and `*` there, which no score can keep).
+            other: kind == Kind::Other
+                || (self.rules.editions
+                    && !rhythm_on
+                    && matches!(kind, Kind::Dynam | Kind::Undecided)),
             rule,
             kern: KernTok::new(),
             dynam: DynTok::default(),
@@ -289,7 +294,10 @@ impl State {
                     });
                 }
             }
-            if info.mixed {
+            // humlib times a chord by its first note (`2C 4c` lasts a half), and real editions
+            // write chords whose notes are held for different times so; the sampled dialect's
+            // chords share one duration
+            if info.mixed && !self.rules.editions {
                 s.ok = false;
                 note(sink, line_no, || {
                     format!("spine {}: the notes of a chord differ in duration", i + 1)
@@ -306,6 +314,9 @@ impl State {
             return Ok(());
         }
         if f.other && !f.empty {
+            if kind == Kind::Undecided {
+                self.cursor.data.undecided_other |= bit(i);
+            }
             return Ok(());
         }
         if f.empty {
@@ -330,14 +341,16 @@ impl State {
         let line_no = self.cursor.line;
         if self.spines.n == 0 {
             self.fix_first_line(fields, grace_line, sink)?;
-        } else if !grace_line {
+        } else {
             for i in 0..self.spines.n {
-                if line.undecided_null & bit(i) != 0 {
-                    if let Some(s) = self.spines.at.get_mut(i) {
-                        if s.kind == Kind::Undecided {
-                            s.kind = Kind::Dynam;
-                        }
-                    }
+                let Some(s) = self.spines.at.get_mut(i) else { continue };
+                if s.kind != Kind::Undecided {
+                    continue;
+                }
+                if line.undecided_other & bit(i) != 0 {
+                    s.kind = Kind::Other;
+                } else if line.undecided_null & bit(i) != 0 && !grace_line {
+                    s.kind = Kind::Dynam;
                 }
             }
         }
@@ -391,8 +404,9 @@ impl State {
         sink: &mut Sink,
     ) -> Result<(), Fail> {
         let line_no = self.cursor.line;
+        let line_other = self.cursor.data.undecided_other;
         for i in 0..fields {
-            let want = first_line_kind(fields, i);
+            let want = first_line_kind(fields, i, self.rules.editions);
             let have = self.spine(i).kind;
             match (want, have) {
                 (Kind::Kern, Kind::Dynam) => {
@@ -408,11 +422,13 @@ impl State {
             }
         }
         for i in 0..fields {
-            let want = first_line_kind(fields, i);
+            let want = first_line_kind(fields, i, self.rules.editions);
+            let other = line_other & bit(i) != 0;
             let Some(s) = self.spines.at.get_mut(i) else { continue };
             s.kind = match (want, s.kind) {
                 (Kind::Kern, _) => Kind::Kern,
                 (Kind::Dynam, _) => Kind::Dynam,
+                (_, Kind::Undecided) if other => Kind::Other,
                 (_, Kind::Undecided) if !grace_line => Kind::Dynam,
                 (_, k) => k,
             };

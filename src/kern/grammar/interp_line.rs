@@ -229,7 +229,7 @@ impl State {
         }
         if self.spines.n == 0 {
             for (i, s) in self.spines.at.iter_mut().enumerate() {
-                *s = Spine::new(first_line_kind(fields, i));
+                *s = Spine::new(first_line_kind(fields, i, self.rules.editions));
             }
             self.spines.n = fields.min(MAX_SPINES);
         }

@@ -23,7 +23,11 @@
 //!   `*v` merges a run of two or more adjacent spines of one kind (with rhythm on, kern spines
 //!   must be at the same time); a line with `*^`/`*v` has `*` in every other field and does not
 //!   mix the two. `*-` in every field ends the piece, only at the start of a measure (after a
-//!   barline); the text then goes on with a new piece: a barline, then its first line.
+//!   barline); the text then goes on with a new piece: a barline, then its first line. In the
+//!   editions dialect ([`GrammarOptions::editions`]) every field but the first starts
+//!   undecided (Joplin's `**kern **kern **kern`; rhythm off, a field holding neither kern nor
+//!   dynam tokens is another kind, a `**text`), and one line may split some spines and merge
+//!   others.
 //! * **Tokens.** See `kern::lex`: notes, rests, chords (space-separated notes with one
 //!   duration), grace notes, `.`; dynamics; clef, key, key signature, meter, tempo, mensuration,
 //!   section label interpretations.
@@ -102,6 +106,15 @@ pub struct GrammarOptions {
     /// model lacking some digits may meet a state where only they would do; check it first
     /// with [`Grammar::supports`].
     pub vocab: Option<Vec<char>>,
+    /// The **kern dialect: off, the training corpus's (the 2015 sonatas the shipped models
+    /// learnt, and the layouts above); on, the editions dialect of real scores beyond it
+    /// (Craig Sapp's current editions, other composers): tokens as humlib reads them, any
+    /// tandem interpretation, every field but the first decided by its tokens, any **dynam
+    /// token, lines with no note (rhythm off), splits and merges on one line. With rhythm on
+    /// it adds only what leaves the rhythm exact (marks before a note, signs the corpus lacks,
+    /// a rest's staff position; see `kern::lex`). A model records the dialect of its corpus
+    /// (`kern::Dialect`), and its sampler and reconstruction use it.
+    pub editions: bool,
 }
 
 impl Default for GrammarOptions {
@@ -112,6 +125,7 @@ impl Default for GrammarOptions {
             pickup: true,
             rhythm: true,
             vocab: None,
+            editions: false,
         }
     }
 }
@@ -480,9 +494,9 @@ impl Grammar {
 
 /// The length of every kern spine's every measure in a prepared text, as its durations add up
 /// (the rhythm unchecked; up to the first line the grammar cannot read): what a text's
-/// measures say its meter is.
-pub fn measure_lengths(text: &str) -> Vec<u64> {
-    let opts = GrammarOptions { rhythm: false, ..GrammarOptions::default() };
+/// measures say its meter is. `editions`: read in the editions dialect.
+pub fn measure_lengths(text: &str, editions: bool) -> Vec<u64> {
+    let opts = GrammarOptions { rhythm: false, editions, ..GrammarOptions::default() };
     let mut g = Grammar::new(opts);
     let mut lengths = Vec::new();
     for line in text.split_inclusive('\n') {

@@ -17,10 +17,11 @@ pub(crate) struct Rules {
     pub rhythm: bool,
     /// Rhythm comes back on at the next barline.
     pub rhythm_pending: bool,
-    /// Reading a full score of any edition (`kernrnn check`): any `*` token is an
-    /// interpretation (Humdrum's tandem interpretations are open-ended), its tokens as humlib
-    /// reads them (`DurRule::EDITIONS`), lines with no note, any **dynam token, splits and
-    /// merges on one line.
+    /// The editions dialect ([`GrammarOptions::editions`], and a full score being checked):
+    /// any `*` token is an interpretation (Humdrum's tandem interpretations are open-ended),
+    /// its tokens as humlib reads them (`DurRule::EDITIONS`; sampling, only the marks that
+    /// leave the rhythm alone), fields after the first decided by their tokens, lines with no
+    /// note, any **dynam token, splits and merges on one line.
     pub editions: bool,
     /// Durations allowed with rhythm on.
     pub durations: &'static DurSet,
@@ -176,9 +177,11 @@ pub(crate) struct DataLine {
     pub grace_pending: bool,
     /// The last field that could carry a grace note.
     pub last_grace: usize,
-    /// Bit i: due kern field i holds `.`; undecided field i holds `.`.
+    /// Bit i: due kern field i holds `.`; undecided field i holds `.`; (editions dialect)
+    /// undecided field i holds a token neither **kern nor **dynam (a `**text` syllable).
     pub due_null: u8,
     pub undecided_null: u8,
+    pub undecided_other: u8,
 }
 
 pub(crate) const DATA_LINE: DataLine = DataLine {
@@ -190,6 +193,7 @@ pub(crate) const DATA_LINE: DataLine = DataLine {
     last_grace: 0,
     due_null: 0,
     undecided_null: 0,
+    undecided_other: 0,
 };
 
 /// A data field being read: by the kern and the dynam lexers at once while its kind is open.
@@ -236,7 +240,7 @@ impl State {
             rules: Rules {
                 rhythm: opts.rhythm,
                 rhythm_pending: false,
-                editions: false,
+                editions: opts.editions,
                 durations: DurSet::for_vocab(vocab),
                 grace_ok: vocab.is_none_or(|v| v.contains(&'q')),
                 families: Families::for_vocab(vocab),
@@ -265,7 +269,7 @@ impl State {
     /// The kind a data field is read as.
     pub fn field_kind(&self, i: usize) -> Kind {
         if self.spines.n == 0 {
-            opening_field_kind(i)
+            opening_field_kind(i, self.rules.editions)
         } else {
             self.spine(i).kind
         }

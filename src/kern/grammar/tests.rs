@@ -457,8 +457,8 @@ fn random_vocabularies_never_dead_end() {
             let bar = (seed / 45 % 3) as u32;
             ((grace, grace.min(bar + 1)), (interp, interp.min(bar)))
         });
-        let text = random_walk_capped(seed, steps, &chars, meter, caps);
-        bars += agrees_with_checker(&text, meter, &chars, seed);
+        let text = random_walk_capped(seed, steps, &chars, meter, caps, false);
+        bars += agrees_with_checker(&text, meter, &chars, seed, false);
     }
     eprintln!("random vocabularies: {walked} of {seeds} supported, {bars} measures");
     assert!(walked * 2 > seeds as usize, "{walked}");
@@ -491,7 +491,7 @@ impl Lcg {
 }
 
 fn random_walk(seed: u64, steps: usize, chars: &[char], meter: Meter) -> String {
-    random_walk_capped(seed, steps, chars, meter, None)
+    random_walk_capped(seed, steps, chars, meter, None, false)
 }
 
 /// A random walk, with other caps on grace-note and interpretation lines if given.
@@ -501,10 +501,12 @@ fn random_walk_capped(
     chars: &[char],
     meter: Meter,
     caps: Option<((u32, u32), (u32, u32))>,
+    editions: bool,
 ) -> String {
     let mut g = Grammar::new(GrammarOptions {
         meter: MeterChoice::Fixed(meter),
         vocab: Some(chars.to_vec()),
+        editions,
         ..common()
     });
     if let Some((grace, interp)) = caps {
@@ -589,19 +591,47 @@ fn random_walks_never_dead_end_and_pass_the_checker() {
         let meter = [mt(4, 4), mt(3, 4), mt(6, 8), mt(2, 2), mt(5, 16)][(seed % 5) as usize];
         let steps = if seed / 3 % 3 == 0 { 3000 } else { 12_000 };
         let text = random_walk(seed, steps, chars, meter);
-        bars += agrees_with_checker(&text, meter, chars, seed);
+        bars += agrees_with_checker(&text, meter, chars, seed, false);
     }
     eprintln!("random walks: {bars} measures");
 }
 
+/// The characters of the prepared corpus-extra (Joplin's rags and the current Beethoven
+/// edition) but `…`, which no grammar writes.
+const EDITIONS_CHARS: &str =
+    "\t\n #%&'()*-./0123456789:;<>@ABCDEFGHIJKLMNSTVXZ[\\]^_`abcdefghijklmnopqrstuvxyz~";
+
+#[test]
+fn random_walks_in_the_editions_dialect_never_dead_end_and_pass_its_checker() {
+    let editions: Vec<char> = EDITIONS_CHARS.chars().collect();
+    let mozart: Vec<char> = MOZART_CHARS.chars().collect();
+    let mut bars = 0;
+    let seeds: u64 = std::env::var("WALK_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    for seed in 0..seeds {
+        let chars = [&editions, &mozart][(seed % 2) as usize];
+        let meter = [mt(2, 4), mt(4, 4), mt(3, 4), mt(6, 8), mt(3, 8)][(seed % 5) as usize];
+        let steps = if seed / 3 % 3 == 0 { 3000 } else { 8000 };
+        let text = random_walk_capped(seed, steps, chars, meter, None, true);
+        bars += agrees_with_checker(&text, meter, chars, seed, true);
+    }
+    eprintln!("random walks in the editions dialect: {bars} measures");
+}
+
 /// Cuts a walk at its last complete line, ends the piece after a short last measure, and
 /// checks that the checker finds nothing wrong. Returns the measures.
-fn agrees_with_checker(text: &str, meter: Meter, chars: &[char], seed: u64) -> usize {
+fn agrees_with_checker(
+    text: &str,
+    meter: Meter,
+    chars: &[char],
+    seed: u64,
+    editions: bool,
+) -> usize {
     let cut = text.rfind('\n').map_or(0, |i| i + 1);
     let mut text = text[..cut].to_string();
     let mut g = Grammar::new(GrammarOptions {
         meter: MeterChoice::Fixed(meter),
         vocab: Some(chars.to_vec()),
+        editions,
         ..common()
     });
     g.push_str(&text).unwrap();
@@ -611,7 +641,7 @@ fn agrees_with_checker(text: &str, meter: Meter, chars: &[char], seed: u64) -> u
         g.push_str(&end).unwrap();
         text.push_str(&end);
     }
-    let report = super::super::check::check_prepared(&text, MeterChoice::Fixed(meter));
+    let report = super::super::check::check_prepared_in(&text, MeterChoice::Fixed(meter), editions);
     let bad: Vec<_> = report.diagnostics.iter().take(5).collect();
     assert!(report.diagnostics.is_empty(), "seed {seed}: {bad:?}\n{text}");
     report.measures
@@ -643,7 +673,7 @@ fn short_walks_never_dead_end() {
             g.push(c).unwrap();
             text.push(c);
         }
-        agrees_with_checker(&text, meter, &chars, seed);
+        agrees_with_checker(&text, meter, &chars, seed, false);
     }
 }
 

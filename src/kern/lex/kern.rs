@@ -7,8 +7,9 @@
 
 use crate::kern::duration::{denom_index, is_dec_prefix, DurSet, GRACE_MASK, PREFIX_MASK, TPW};
 use crate::kern::limits::{
-    MAX_ACCIDENTALS, MAX_BEAMS, MAX_CHORD, MAX_INVISIBLE_MARKS, MAX_PARTIAL_BEAMS,
-    MAX_PITCH_LETTERS, MAX_REST_LETTERS, MAX_SIGNS, MAX_SLUR_ENDS, MAX_SLUR_STARTS, MAX_STACCATI,
+    MAX_ACCIDENTALS, MAX_BEAMS, MAX_CHORD, MAX_EDITION_MARKS, MAX_INVISIBLE_MARKS,
+    MAX_PARTIAL_BEAMS, MAX_PITCH_LETTERS, MAX_REST_LETTERS, MAX_SIGNS, MAX_SLUR_ENDS,
+    MAX_SLUR_STARTS, MAX_STACCATI,
 };
 
 /// Whether a token may, must or must not be a grace note (`q`/`Q`: no logical duration).
@@ -250,6 +251,8 @@ pub(crate) struct KernTok {
     ratio: u16,
     /// (Reading) the letter of a rest's staff position.
     rest_position: u8,
+    /// (Sampling an editions dialect) the marks beyond the training corpus's written so far.
+    marks: u8,
     has_dur: bool,
     pitch: u8,
     pitch_len: u8,
@@ -290,6 +293,7 @@ impl KernTok {
             dots: 0,
             ratio: 0,
             rest_position: 0,
+            marks: 0,
             has_dur: false,
             pitch: 0,
             pitch_len: 0,
@@ -421,6 +425,9 @@ impl KernTok {
     /// `!!!RDF**kern:` records (see [`is_reading_sign`]). Returns whether it took `c`.
     fn read_edition_sign(&mut self, c: u8, r: &DurRule) -> bool {
         use Phase::*;
+        if r.fit.is_some() {
+            return self.sample_edition_mark(c, r);
+        }
         match (self.phase, c) {
             (Start | LeadDot | Prefix, _) if is_reading_prefix(c) => {
                 self.phase = Prefix;
@@ -494,6 +501,53 @@ impl KernTok {
             }
             _ => false,
         }
+    }
+
+    /// Sampling in the editions dialect (a model trained on such a corpus, rhythm on): only the
+    /// marks that change neither a note's time nor whether it is a grace note, at most
+    /// [`MAX_EDITION_MARKS`] to a note: marks before the duration, a rest's staff position,
+    /// `qq`, and the signs past the sampling grammar's own (which keep their caps). Rational
+    /// durations, `q` before the pitch and grace values written last stay out: the sampled
+    /// rhythm is exact and its grace notes are written one way. A note that must still become
+    /// a grace note takes its `q` first (see [`KernTok::post_sign`]).
+    fn sample_edition_mark(&mut self, c: u8, r: &DurRule) -> bool {
+        use Phase::*;
+        if self.marks >= MAX_EDITION_MARKS {
+            return false;
+        }
+        let need_q = !self.grace && (self.must_grace || self.grace_rule(r) == GraceRule::Require);
+        let extra_sign = is_reading_sign(c) && Sign::of(c).is_none();
+        let taken = match (self.phase, c) {
+            (Start | Prefix, _) if is_reading_prefix(c) => {
+                self.phase = Prefix;
+                true
+            }
+            (Post, b'q') if self.grace => true,
+            (Pitch | RestPosition | Post, b'a'..=b'g' | b'A'..=b'G')
+                if self.pitch == b'r' && (self.rest_position == 0 || c == self.rest_position) =>
+            {
+                self.rest_position = c;
+                self.phase = RestPosition;
+                true
+            }
+            (Pitch | Acc | Post, _) if extra_sign && !need_q => {
+                self.phase = Post;
+                true
+            }
+            (RestPosition, _) if extra_sign => {
+                self.phase = Post;
+                true
+            }
+            (RestPosition, _) => {
+                self.phase = Post;
+                return self.post_sign(c, r);
+            }
+            _ => false,
+        };
+        if taken {
+            self.marks += 1;
+        }
+        taken
     }
 
     fn digit(&mut self, d: u8, r: &DurRule, late: bool) -> bool {
@@ -791,6 +845,11 @@ pub(crate) fn read_kern_field(s: &str, r: &DurRule) -> Option<KernInfo> {
 /// (not `.`). Reconstruction keeps exactly the tokens the grammar (and so the checker) accepts.
 pub(crate) fn kern_field_ok(s: &str) -> bool {
     read_kern_field(s, &DurRule::FREE).is_some()
+}
+
+/// [`kern_field_ok`] in the editions dialect.
+pub(crate) fn edition_field_ok(s: &str) -> bool {
+    read_kern_field(s, &DurRule::EDITIONS).is_some()
 }
 
 #[cfg(test)]

@@ -8,4 +8,4 @@ pub(crate) mod kern;
 
 pub(crate) use dynam::{dynam_field_ok, DynTok};
 pub(crate) use interp::{classify_interp, Families, Interp, InterpRule, InterpTok};
-pub(crate) use kern::{kern_field_ok, DurRule, GraceRule, KernTok, Room};
+pub(crate) use kern::{edition_field_ok, kern_field_ok, DurRule, GraceRule, KernTok, Room};

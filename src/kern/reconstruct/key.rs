@@ -101,14 +101,14 @@ fn correlation(hist: &[f64; 12], profile: &[f64; 12], tonic: usize) -> f64 {
 
 /// The key of the notes of `seg` up to its first key signature: the signature token
 /// (`*k[f#]`) and the key (`*G:` or `*e:`); `None` when it has no notes.
-pub(super) fn infer_key(seg: &[Line<'_>]) -> Option<(String, String)> {
+pub(super) fn infer_key(seg: &[Line<'_>], editions: bool) -> Option<(String, String)> {
     let mut notes: Vec<(u8, i32)> = Vec::new();
     for l in seg {
         match &l.raw {
             RawLine::Interp(f) if f.iter().any(|t| t.trim().starts_with("*k[")) => break,
             RawLine::Data(f) => {
                 for t in f {
-                    if let Some(k) = kern_token(t).filter(|k| k != ".") {
+                    if let Some(k) = kern_token(t, editions).filter(|k| k != ".") {
                         notes.extend(notes_of(&k));
                     }
                 }
@@ -144,7 +144,7 @@ mod tests {
     use super::*;
 
     fn key(text: &str) -> Option<(String, String)> {
-        infer_key(&split_lines(text))
+        infer_key(&split_lines(text), false)
     }
 
     #[test]

@@ -52,14 +52,17 @@ pub(super) struct Evidence {
     /// [`grammar_kind`]): the first note or rest makes it kern, the first dynamic, or a `.` on a
     /// line without grace notes, dynam.
     first: Vec<Option<Kind>>,
+    /// The tokens were read in the editions dialect (its layouts leave every column but the
+    /// first to its tokens).
+    editions: bool,
 }
 
 /// The kind the sampling grammar gives starting column `i` of `f0` (`spine::first_line_kind`), or for a
 /// column it leaves undecided the kind its first token decided (`first`). A layout that
 /// disagrees would turn a constrained sample's rhythm into nonsense, so it is never chosen
 /// when another fits.
-fn grammar_kind(f0: usize, i: usize, first: Option<Kind>) -> Option<Kind> {
-    match spine::first_line_kind(f0, i) {
+fn grammar_kind(f0: usize, i: usize, first: Option<Kind>, editions: bool) -> Option<Kind> {
+    match spine::first_line_kind(f0, i, editions) {
         spine::Kind::Kern => Some(Kind::Kern),
         spine::Kind::Dynam => Some(Kind::Dynam),
         _ => first,
@@ -80,6 +83,7 @@ fn split_cost(track: Track, extra: usize) -> u64 {
 /// up per open split, a layout prior, and up to 9 per kern column whose register suits the
 /// other hand.
 pub(super) fn choose_layout(f0: usize, ev: &Evidence) -> Layout {
+    let editions = ev.editions;
     // The corpus's layouts, then one staff with dynamics (which the grammar can start, and
     // the corpus never does), then one staff alone.
     let bases: [(&[Track], u64); 5] = [
@@ -109,7 +113,7 @@ pub(super) fn choose_layout(f0: usize, ev: &Evidence) -> Layout {
                         cost += 400 + 50 * wrong;
                     }
                     let col = track_of.len();
-                    if grammar_kind(f0, col, ev.first.get(col).copied().flatten())
+                    if grammar_kind(f0, col, ev.first.get(col).copied().flatten(), editions)
                         .is_some_and(|g| g != t.kind)
                     {
                         cost += 100_000;
@@ -145,7 +149,7 @@ pub(super) fn choose_layout(f0: usize, ev: &Evidence) -> Layout {
 /// takes the staff of the kern spine to its left.
 fn grammar_layout(f0: usize, ev: &Evidence) -> Option<Layout> {
     let kinds: Vec<Kind> = (0..f0)
-        .map(|i| grammar_kind(f0, i, ev.first.get(i).copied().flatten()))
+        .map(|i| grammar_kind(f0, i, ev.first.get(i).copied().flatten(), ev.editions))
         .collect::<Option<_>>()?;
     let mut staff = 2;
     let mut kerns = 0;
@@ -190,24 +194,24 @@ fn compositions(total: usize, i: usize, comp: &mut Vec<usize>, f: &mut dyn FnMut
     }
 }
 
-fn data_line_plausible(f: &[&str]) -> bool {
-    f.iter().all(|t| kern_token(t).is_some() || dynam_token(t).is_some())
+fn data_line_plausible(f: &[&str], editions: bool) -> bool {
+    f.iter().all(|t| kern_token(t, editions).is_some() || dynam_token(t).is_some())
         && f.iter().any(|t| t.trim() != ".")
 }
 
 /// Index of the first well-formed line and its field count.
-pub(super) fn deciding_line(seg: &[Line<'_>]) -> Option<(usize, usize)> {
+pub(super) fn deciding_line(seg: &[Line<'_>], editions: bool) -> Option<(usize, usize)> {
     let well = seg.iter().position(|l| match &l.raw {
         _ if l.truncated => false,
         RawLine::Interp(f) => {
             (2..=MAX_COLS).contains(&f.len()) && f.iter().all(|t| interp_class(t).is_some())
         }
-        RawLine::Data(f) => (2..=MAX_COLS).contains(&f.len()) && data_line_plausible(f),
+        RawLine::Data(f) => (2..=MAX_COLS).contains(&f.len()) && data_line_plausible(f, editions),
         _ => false,
     });
     let well = well.or_else(|| {
         seg.iter().position(|l| match &l.raw {
-            RawLine::Data(f) => f.iter().any(|t| is_music(kern_token(t).as_deref())),
+            RawLine::Data(f) => f.iter().any(|t| is_music(kern_token(t, editions).as_deref())),
             _ => false,
         })
     })?;
@@ -223,9 +227,13 @@ pub(super) fn has_manipulator(f: &[&str]) -> bool {
 }
 
 /// Evidence from the lines from the deciding line on, following the columns through `*^`/`*v`.
-pub(super) fn collect_evidence(seg: &[Line<'_>], f0: usize) -> Evidence {
-    let mut ev =
-        Evidence { cols: vec![(0, 0, 0, 0); f0], merged: Vec::new(), first: vec![None; f0] };
+pub(super) fn collect_evidence(seg: &[Line<'_>], f0: usize, editions: bool) -> Evidence {
+    let mut ev = Evidence {
+        cols: vec![(0, 0, 0, 0); f0],
+        merged: Vec::new(),
+        first: vec![None; f0],
+        editions,
+    };
     // Starting column each column in force comes from (None once columns were mixed).
     let mut origin: Vec<Option<usize>> = (0..f0).map(Some).collect();
     let mut seen = 0;
@@ -266,7 +274,7 @@ pub(super) fn collect_evidence(seg: &[Line<'_>], f0: usize) -> Evidence {
             RawLine::Data(f) if f.len() == origin.len() => {
                 let grace_line = f.iter().any(|t| t.contains(['q', 'Q']));
                 for (o, t) in origin.iter().zip(f.iter()) {
-                    let kern = kern_token(t).filter(|k| k != ".");
+                    let kern = kern_token(t, editions).filter(|k| k != ".");
                     let dynamic = kern.is_none() && is_music(dynam_token(t).as_deref());
                     if let Some(first) = o.and_then(|o| ev.first.get_mut(o)).filter(|k| k.is_none())
                     {

@@ -1,7 +1,7 @@
 //! Reconstruction's first step: the raw sample's lines, classified, and its tokens normalised
 //! to what the grammar accepts.
 
-use crate::kern::lex::{classify_interp, dynam_field_ok, kern_field_ok, Interp};
+use crate::kern::lex::{classify_interp, dynam_field_ok, edition_field_ok, kern_field_ok, Interp};
 
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum RawLine<'a> {
@@ -68,9 +68,9 @@ pub(super) fn classify_line(l: &str) -> RawLine<'_> {
     RawLine::Garbage
 }
 
-pub(super) fn segment_has_music(seg: &[Line<'_>]) -> bool {
+pub(super) fn segment_has_music(seg: &[Line<'_>], editions: bool) -> bool {
     seg.iter().any(|l| match &l.raw {
-        RawLine::Data(f) => f.iter().any(|t| is_music(kern_token(t).as_deref())),
+        RawLine::Data(f) => f.iter().any(|t| is_music(kern_token(t, editions).as_deref())),
         _ => false,
     })
 }
@@ -84,9 +84,10 @@ pub(super) fn is_pitch(c: u8) -> bool {
 }
 
 /// A normalised kern token: `.`, a token the grammar accepts (spaces normalised), or for
-/// raw samples the chord members that are notes on their own.
-pub(super) fn kern_token(t: &str) -> Option<String> {
-    normalised(t, kern_field_ok)
+/// raw samples the chord members that are notes on their own; `editions`: in the editions
+/// dialect (a model trained on real editions).
+pub(super) fn kern_token(t: &str, editions: bool) -> Option<String> {
+    normalised(t, if editions { edition_field_ok } else { kern_field_ok })
 }
 
 /// A normalised dynam token, like [`kern_token`].

@@ -59,9 +59,13 @@
 //!   adjacent sub-spines of the same original spine (runs that cross spines are cut at the spine
 //!   boundary; pieces of one spine are turned into `*`); merges that would touch each other are
 //!   written on successive lines. Manipulators share no line with other interpretations.
-//! * **Signifiers / RDF.** The corpus has no `!!!RDF` records and its kern spines use only
-//!   standard signifiers (`<` and `>` occur only in **dynam, where they are standard hairpins).
-//!   Kern tokens with other signifiers are rejected above, so no RDF declaration is ever needed.
+//! * **Signifiers / RDF.** The training corpus has no `!!!RDF` records and its kern spines use
+//!   only standard signifiers (`<` and `>` occur only in **dynam, where they are standard
+//!   hairpins). A model of another corpus reads and writes in its dialect
+//!   ([`ScoreOptions::dialect`]): tokens as the editions dialect reads them (`<` above, `>`
+//!   below, `N` linked...), and the corpus's own `!!!RDF` records after the `*-` line, so the
+//!   score declares what its tokens use. Layouts then leave every column but the first to its
+//!   tokens.
 //! * **Empty input** (or no music at all) gives a minimal score: the header and one measure of
 //!   rests filling the meter in `**kern **kern **dynam`.
 //! * **Rhythm** is not repaired: where the sample's spines do not add up within a measure,
@@ -73,7 +77,7 @@ mod layout;
 mod lines;
 mod score;
 
-use super::{Grammar, GrammarOptions, Meter, MeterChoice};
+use super::{Dialect, Grammar, GrammarOptions, Meter, MeterChoice};
 use lines::{segment_has_music, split_lines, RawLine};
 use score::{build_score, minimal_score, Defaults};
 
@@ -88,6 +92,9 @@ pub struct ScoreOptions {
     /// Tempo of the header's `*MM` line; when `None` (or 0 / over 999) the sample's own tempo
     /// before its first data line, else 120.
     pub tempo_bpm: Option<u32>,
+    /// The model's **kern dialect: how tokens are read, and the signifier records (`!!!RDF`)
+    /// every score declares at its end.
+    pub dialect: Dialect,
 }
 
 /// What reconstruction did, for messages/tests.
@@ -111,8 +118,9 @@ pub fn reconstruct(raw: &str, opts: &ScoreOptions) -> String {
 
 /// Like [`reconstruct`], also saying what was done.
 pub fn reconstruct_with_report(raw: &str, opts: &ScoreOptions) -> (String, ReconstructReport) {
-    let raw = complete_measures(raw, opts.meter);
-    let meter = opts.meter.fixed().or_else(|| music_meter(raw)).unwrap_or(Meter::COMMON);
+    let editions = opts.dialect.editions;
+    let raw = complete_measures(raw, opts.meter, editions);
+    let meter = opts.meter.fixed().or_else(|| music_meter(raw, editions)).unwrap_or(Meter::COMMON);
     let lines = split_lines(raw);
     // Cut into pieces at terminator lines.
     let mut segments: Vec<(usize, usize)> = Vec::new();
@@ -126,7 +134,7 @@ pub fn reconstruct_with_report(raw: &str, opts: &ScoreOptions) -> (String, Recon
     segments.push((start, lines.len()));
     let musical: Vec<(usize, usize)> = segments
         .into_iter()
-        .filter(|&(a, b)| lines.get(a..b).is_some_and(segment_has_music))
+        .filter(|&(a, b)| lines.get(a..b).is_some_and(|seg| segment_has_music(seg, editions)))
         .collect();
     let mut report = ReconstructReport { movements: musical.len(), ..Default::default() };
     let chosen = musical.first().and_then(|&(a, b)| lines.get(a..b));
@@ -141,11 +149,12 @@ pub fn reconstruct_with_report(raw: &str, opts: &ScoreOptions) -> (String, Recon
 /// overrun ran out, or a cut-off stream) is cut after its last complete measure, so the score
 /// does not end with spines out of step. Texts the grammar refuses (raw samples) are left whole.
 /// Texts with no complete measure of music are left whole too.
-fn complete_measures(raw: &str, meter: MeterChoice) -> &str {
+fn complete_measures(raw: &str, meter: MeterChoice, editions: bool) -> &str {
     let mut g = Grammar::new(GrammarOptions {
         meter,
         rhythm: true,
         vocab: None,
+        editions,
         ..GrammarOptions::default()
     });
     // End of the last complete measure that has music, if any.
@@ -173,8 +182,9 @@ fn complete_measures(raw: &str, meter: MeterChoice) -> &str {
 /// The meter of the text's first piece as its music sets it: its `*M`, else the length of its
 /// first measure (see [`Meter::for_length`]); `None` if it has neither (its first measure's
 /// spines disagree) or the text is not structurally **kern.
-fn music_meter(raw: &str) -> Option<Meter> {
-    let mut g = Grammar::new(GrammarOptions { rhythm: false, ..GrammarOptions::default() });
+fn music_meter(raw: &str, editions: bool) -> Option<Meter> {
+    let mut g =
+        Grammar::new(GrammarOptions { rhythm: false, editions, ..GrammarOptions::default() });
     let mut music = false;
     for line in raw.split_inclusive('\n') {
         g.push_str(line).ok()?;

@@ -244,6 +244,8 @@ struct Builder<'o> {
     last_bar: Option<usize>,
     /// The spines in force at the last barline.
     last_bar_cols: Vec<usize>,
+    /// Tokens are read in the editions dialect.
+    editions: bool,
     report: &'o mut ReconstructReport,
 }
 
@@ -286,7 +288,7 @@ impl Builder<'_> {
         for c in 0..n {
             let t = fields.get(c).copied().unwrap_or(".");
             let norm = match self.kind(c) {
-                Kind::Kern => kern_token(t).map(|k| grace_as_q(&k)),
+                Kind::Kern => kern_token(t, self.editions).map(|k| grace_as_q(&k)),
                 Kind::Dynam => dynam_token(t),
             };
             match norm {
@@ -491,12 +493,13 @@ pub(super) fn build_score(
     meter: Meter,
     report: &mut ReconstructReport,
 ) -> String {
-    let d = Defaults { meter, key: infer_key(seg) };
-    let Some((from, f0)) = deciding_line(seg) else {
+    let editions = opts.dialect.editions;
+    let d = Defaults { meter, key: infer_key(seg, editions) };
+    let Some((from, f0)) = deciding_line(seg, editions) else {
         return minimal_score(opts, &d, report);
     };
     let rest = seg.get(from..).unwrap_or(&[]);
-    let ev = collect_evidence(rest, f0);
+    let ev = collect_evidence(rest, f0, editions);
     let layout = choose_layout(f0, &ev);
     let cols = layout.columns();
     let h = header_settings(seg, from, &cols, layout.tracks.len(), &layout);
@@ -513,6 +516,7 @@ pub(super) fn build_score(
         next_bar: 1,
         last_bar: None,
         last_bar_cols: Vec::new(),
+        editions,
         report,
     };
     for (i, l) in seg.iter().enumerate() {
@@ -533,5 +537,7 @@ pub(super) fn build_score(
         }
     }
     b.close(header_meter(&h, &d));
+    // the signifiers the model's corpus declared, which its tokens may use
+    b.out.extend(opts.dialect.signifiers.iter().cloned());
     finish(b.out)
 }

@@ -114,7 +114,8 @@ fn clef_key_meter_and_tempo_before_the_music_move_into_the_header() {
 
 #[test]
 fn the_meter_option_serves_only_when_the_sample_names_none_and_the_tempo_option_wins() {
-    let opts = ScoreOptions { meter: meter(6, 8), tempo_bpm: Some(96), title: None };
+    let opts =
+        ScoreOptions { meter: meter(6, 8), tempo_bpm: Some(96), title: None, ..Default::default() };
     let s = reconstruct(OWN_SETTINGS, &opts);
     assert!(s.contains("*M3/4\t") && !s.contains("*M6/8"));
     assert!(s.contains("*MM96\t") && !s.contains("*MM80"));
@@ -125,7 +126,12 @@ fn the_meter_option_serves_only_when_the_sample_names_none_and_the_tempo_option_
 
 #[test]
 fn a_tempo_out_of_range_and_a_blank_title_fall_back_to_120_and_no_title() {
-    let bad = ScoreOptions { meter: meter(4, 4), tempo_bpm: Some(0), title: Some(" \n ".into()) };
+    let bad = ScoreOptions {
+        meter: meter(4, 4),
+        tempo_bpm: Some(0),
+        title: Some(" \n ".into()),
+        ..Default::default()
+    };
     let s = reconstruct("4c\t4e\t.\n", &bad);
     assert!(s.contains("*M4/4\t") && s.contains("*MM120\t") && !s.contains("!!!OTL"));
 }
@@ -349,13 +355,13 @@ fn kern_tokens_are_kept_exactly_when_the_grammar_accepts_them() {
         "4b--",
         "4gg#X",
     ] {
-        assert!(kern_token(t).is_some(), "{t}");
+        assert!(kern_token(t, false).is_some(), "{t}");
     }
     for t in [
         "4cd", "c", "4rc", "4c#-", "4#c", "4.c.", "1000c", "04c", "0C", "4c@", "4c<", "p", "*",
         "=", "", " ",
     ] {
-        assert!(kern_token(t).is_none(), "{t}");
+        assert!(kern_token(t, false).is_none(), "{t}");
     }
 }
 
@@ -417,4 +423,20 @@ fn odd_bytes_never_make_it_panic_and_always_give_a_well_formed_score() {
         }
         check(&s);
     }
+}
+
+#[test]
+fn in_the_editions_dialect_a_score_keeps_the_marks_of_real_editions_and_declares_its_signifiers() {
+    let raw = "@\n4c>\t4e~\t.\n4d\t4f\tp\n2c\t2e\t.\n@\n";
+    let common = MeterChoice::Fixed(Meter::COMMON);
+    let strict = reconstruct(raw, &ScoreOptions { meter: common, ..ScoreOptions::default() });
+    assert!(!strict.contains("4c>") && !strict.contains("4e~"), "{strict}");
+    let signifiers = vec!["!!!RDF**kern: > = above".into()];
+    let dialect = Dialect { editions: true, signifiers, ..Dialect::default() };
+    let opts = ScoreOptions { meter: common, dialect, ..ScoreOptions::default() };
+    let score = reconstruct(raw, &opts);
+    assert!(score.contains("\n4c>\t4e~\t.\n"), "{score}");
+    assert!(score.ends_with("*-\t*-\t*-\n!!!RDF**kern: > = above\n"), "{score}");
+    let r = check_kern(&score);
+    assert!(r.is_valid(), "{:?}\n{score}", r.diagnostics);
 }
