@@ -470,13 +470,18 @@ impl Composer {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::kern::Dialect;
     use crate::sampler::sample;
     use crate::vocab::Vocab;
     use crate::weights::LayerWeights;
 
     /// A small model with deterministic, non-trivial weights.
     pub(crate) fn weights() -> Weights {
-        let vocab = Vocab::from_text("@\n\t.48abcdefgABCDEFG=*#-rLJ");
+        weights_of(Vocab::from_text("@\n\t.48abcdefgABCDEFG=*#-rLJ"))
+    }
+
+    /// Such a model over `vocab`.
+    fn weights_of(vocab: Vocab) -> Weights {
         let hyper = Hyper { vocab_size: vocab.len(), layers: 2, hidden: 12 };
         let mut x = 0x2545_f491u32;
         let mut next = |n: usize| -> Vec<f32> {
@@ -547,6 +552,29 @@ pub(crate) mod tests {
         let checked = check_score(&c.score(&raw, &opts, None).kern);
         assert!(checked.valid, "{checked:?}");
         assert!(checked.problems.is_empty() && checked.measures >= 1);
+    }
+
+    #[test]
+    fn a_model_of_real_editions_writes_their_marks_and_its_scores_declare_its_signifiers() {
+        let mut w = weights_of(Vocab::from_text("@\n\t .48abcdefgABCDEFG*#-rLJ<>~"));
+        let record = "!!!RDF**kern: > = above".to_string();
+        w.dialect =
+            Dialect { editions: true, signifiers: vec![record.clone()], ..Dialect::default() };
+        let c = Composer::from_weights(&w);
+        let mut marks = 0;
+        for seed in 1..=6 {
+            let opts = SampleOptions { seed, length: 1500, ..SampleOptions::default() };
+            let raw = sample(c.model.clone(), &opts).unwrap();
+            let read = crate::kern::check_prepared_in(&raw, opts.meter, true);
+            assert!(read.is_valid(), "seed {seed}: {:?}\n{raw}", read.diagnostics);
+            // the sonatas' dialect refuses what only real editions write (`4c>`, `8e~`)
+            marks += crate::kern::check_prepared(&raw, opts.meter).diagnostics.len();
+            let score = c.score(&raw, &opts, None).kern;
+            let checked = check_score(&score);
+            assert!(checked.valid, "seed {seed}: {checked:?}\n{score}");
+            assert!(score.ends_with(&format!("*-\n{record}\n")), "{score}");
+        }
+        assert!(marks > 0, "no sample wrote a mark of the editions dialect");
     }
 
     #[test]
