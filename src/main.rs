@@ -403,6 +403,9 @@ fn cmd_check(a: CheckArgs) -> Result<ExitCode, String> {
         for d in &report.diagnostics {
             out += &format!("{}:{}: {}: {}\n", file.display(), d.line, d.kind, d.message);
         }
+        for d in &report.notices {
+            out += &format!("{}:{}: notice: {}\n", file.display(), d.line, d.message);
+        }
         let verdict = if report.is_valid() { "valid" } else { "INVALID" };
         out += &format!(
             "{}: {verdict} ({}): {}\n",

@@ -431,15 +431,17 @@ fn accepted_scores(folder: &Path) -> (usize, usize, Vec<String>) {
 }
 
 #[test]
-fn the_checker_accepts_at_least_80_percent_of_the_scores_of_other_editions_and_composers() {
+fn the_checker_accepts_at_least_95_percent_of_the_scores_of_other_editions_and_composers() {
     let Some(root) = common::shared(
         "corpus-extra",
-        "the_checker_accepts_at_least_80_percent_of_the_scores_of_other_editions_and_composers",
+        "the_checker_accepts_at_least_95_percent_of_the_scores_of_other_editions_and_composers",
     ) else {
         return;
     };
-    // measured when written: joplin 46/47, beethoven-current 76/103, 81% in all (before: 0/47
-    // and 3/103); the floor holds that progress, the target is 98%
+    // measured when written: joplin 47/47, beethoven-current 96/103, 95.3% in all (before:
+    // 0/47 and 3/103). The 7 refused are defects of the edition the checker names with their
+    // line (a stray `…` twice, two tokens run together, a barline field without `=`, a grace
+    // group placed inside a sounding note) and a ninth spine (the grammar reads 8).
     let (mut ok, mut all) = (0, 0);
     for name in ["joplin", "beethoven-current"] {
         let (o, a, refused) = accepted_scores(&root.join(name));
@@ -451,5 +453,5 @@ fn the_checker_accepts_at_least_80_percent_of_the_scores_of_other_editions_and_c
         ok += o;
         all += a;
     }
-    assert!(ok as f64 >= 0.8 * all as f64, "{ok}/{all}");
+    assert!(ok as f64 >= 0.95 * all as f64, "{ok}/{all}");
 }

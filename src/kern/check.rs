@@ -56,6 +56,9 @@ impl fmt::Display for DiagnosticKind {
 pub struct CheckReport {
     /// Sorted by line.
     pub diagnostics: Vec<Diagnostic>,
+    /// What is worth saying but no defect (reading a score: an irregular measure, longer than
+    /// its meter in every spine), sorted by line; they leave the text valid.
+    pub notices: Vec<Diagnostic>,
     /// Measures with time in them closed by a barline.
     pub measures: usize,
     /// Of the kern spines' measures (one per kern spine per measure), those that add up to the
@@ -87,7 +90,7 @@ impl CheckReport {
             100.0 * self.full_measures as f64 / self.spine_measures as f64
         };
         format!(
-            "{} lines, {} measures, {}/{} spine measures add up ({share:.1}%); {} structure, {} unknown-token, {} rhythm problems",
+            "{} lines, {} measures, {}/{} spine measures add up ({share:.1}%); {} structure, {} unknown-token, {} rhythm problems{}",
             self.lines,
             self.measures,
             self.full_measures,
@@ -95,6 +98,11 @@ impl CheckReport {
             self.count(DiagnosticKind::Structure),
             self.count(DiagnosticKind::UnknownToken),
             self.count(DiagnosticKind::Rhythm),
+            match self.notices.len() {
+                0 => String::new(),
+                1 => "; 1 irregular measure".to_string(),
+                n => format!("; {n} irregular measures"),
+            }
         )
     }
 }
@@ -141,18 +149,22 @@ impl Feeder {
 
     fn finish(mut self, lines: usize) -> CheckReport {
         self.g.finish();
+        let mut notices = Vec::new();
         for issue in self.g.issues() {
             let line = self.map.get(issue.line.saturating_sub(1)).copied().unwrap_or(issue.line);
-            self.diags.push(Diagnostic {
-                line,
-                kind: DiagnosticKind::Rhythm,
-                message: issue.message.clone(),
-            });
+            let d =
+                Diagnostic { line, kind: DiagnosticKind::Rhythm, message: issue.message.clone() };
+            if issue.notice {
+                notices.push(d);
+            } else {
+                self.diags.push(d);
+            }
         }
         self.diags.sort_by_key(|d| d.line);
         let stats = self.g.stats();
         CheckReport {
             diagnostics: self.diags,
+            notices,
             measures: stats.measures,
             full_measures: stats.full,
             spine_measures: stats.spine_measures,
@@ -381,6 +393,11 @@ pub fn check_kern(text: &str) -> CheckReport {
         }
         if line.starts_with('=') {
             let fields: Vec<&str> = line.split('\t').collect();
+            // an unnumbered invisible barline inside a measure: a line break in a long
+            // passage (a cadenza, Beethoven's op. 2 no. 3); the measure goes on across it
+            if fields.iter().all(|x| *x == "=-") && f.g.measure_is_open() {
+                continue;
+            }
             let n = f.g.spines();
             if let Some(bad) = fields.iter().position(|x| !x.starts_with('=')) {
                 f.structure(
@@ -399,7 +416,14 @@ pub fn check_kern(text: &str) -> CheckReport {
         }
         if line.starts_with('*') {
             f.line(line, no);
-            if line.split('\t').any(|x| x.starts_with("*>") && !x.starts_with("*>[")) {
+            // a section label, or a meter change (a new section: Beethoven ends a 2/4 section
+            // on a short measure before its 4/4 one)
+            let section = |x: &str| {
+                (x.starts_with("*>") && !x.starts_with("*>["))
+                    || x.strip_prefix("*M")
+                        .is_some_and(|m| m.starts_with(|c: char| c.is_ascii_digit()))
+            };
+            if line.split('\t').any(section) {
                 f.g.section_boundary();
             }
             if line.split('\t').all(|x| x == "*-") {
@@ -589,6 +613,27 @@ mod tests {
         let bad = text.replace("=5\t=5\n2c\t2e", "=5\t=5\n4c\t4e");
         let r = check_kern(&bad);
         assert_eq!(kinds(&r), [(12, DiagnosticKind::Rhythm), (14, DiagnosticKind::Rhythm)]);
+    }
+
+    #[test]
+    fn a_measure_longer_than_its_meter_in_every_spine_is_a_notice_and_one_spine_over_a_problem() {
+        // measure 1 (lines 5-7, after the pickup) holds 5/4 in both spines of a 3/4 piece
+        let head = "**kern\t**kern\n*M3/4\t*M3/4\n2.C\t2.c\n=1\t=1\n";
+        let tail = "=2\t=2\n2.C\t2.c\n==\t==\n*-\t*-\n";
+        let long = format!("{head}2.C\t2.c\n2D\t4d\n.\t4e\n{tail}");
+        let r = check_kern(&long);
+        assert!(r.is_valid(), "{:?}", r.diagnostics);
+        assert_eq!(r.notices.len(), 1, "{:?}", r.notices);
+        assert_eq!(r.notices[0].line, 8);
+        assert!(r.notices[0].message.contains("irregular measure: 5/4"), "{:?}", r.notices);
+        assert!(r.summary().ends_with("; 1 irregular measure"), "{}", r.summary());
+        // one spine past the meter, the other not: a problem, as before
+        let uneven = format!("{head}2.C\t2.c\n2D\t4d\n.\t4e\n.\t4f\n{tail}");
+        let r = check_kern(&uneven);
+        assert!(!r.is_valid() && r.notices.is_empty(), "{:?} {:?}", r.diagnostics, r.notices);
+        // a raw sample keeps to its meter
+        let raw = "@\n2.C\t2.c\t.\n@\n2.C\t2.c\t.\n2D\t4d\t.\n.\t4e\t.\n@\n";
+        assert!(!check_prepared(raw, meter(3, 4)).is_valid());
     }
 
     #[test]

@@ -143,6 +143,9 @@ pub(crate) struct Closed {
     pub unpaired: Option<(usize, String)>,
     /// The spines do not add up to the meter (rhythm off): the message for the checker.
     pub problem: Option<String>,
+    /// All spines agree on a length longer than the meter: an irregular measure (a cadenza,
+    /// a written-out flourish, a missing `*M`); its length and the meter.
+    pub long: Option<(u64, Meter)>,
 }
 
 /// The measure in progress and the meter in force.
@@ -168,6 +171,9 @@ pub(crate) struct Measure {
     /// (Rhythm off) a short measure that music followed: fine if the next measure makes up
     /// the rest of the meter (a measure split around a repeat or an ending), wrong otherwise.
     pub unpaired_short: Option<ShortMeasure>,
+    /// How many rhythm issues had been recorded when the measure started (those after it are
+    /// the measure's own).
+    pub first_issue: usize,
     pub stats: Stats,
 }
 
@@ -183,6 +189,7 @@ impl Measure {
             section_start: false,
             pending_short: None,
             unpaired_short: None,
+            first_issue: 0,
             stats: Stats::default(),
         }
     }
@@ -244,7 +251,7 @@ impl Measure {
     pub fn close(&mut self, spines: &[Spine], line: usize, describe: bool) -> Closed {
         let kern = || spines.iter().filter(|s| s.kind == Kind::Kern);
         let count = kern().count();
-        let mut closed = Closed { short: None, problem: None, unpaired: None };
+        let mut closed = Closed { short: None, problem: None, unpaired: None, long: None };
         let Some(e) = kern().next().map(|s| s.end) else { return closed };
         if !kern().any(|s| s.end > 0) {
             return closed;
@@ -301,6 +308,9 @@ impl Measure {
                     }
                     ok
                 } else {
+                    if all_eq {
+                        closed.long = Some((e, meter));
+                    }
                     if describe {
                         closed.problem = Some(format!(
                             "the measure does not add up to the meter {meter}: {}",

@@ -1,7 +1,8 @@
 //! Barlines: when one may come, and what it does to the measure and the spines.
 
 use super::state::{Prev, State};
-use super::{note, rhythm, Fail, Sink};
+use super::{note, rhythm, Fail, RhythmIssue, Sink};
+use crate::kern::duration::frac;
 
 impl State {
     /// Whether `@` may start a line here.
@@ -33,8 +34,30 @@ impl State {
                     self.measure.pending_short = Some(short);
                 }
             }
-            if let Some(problem) = closed.problem {
-                note(sink, line, || problem);
+            match (closed.long, closed.problem) {
+                // Reading a score: real editions write cadenzas and flourishes as a measure
+                // longer than its meter, every spine agreeing (humlib and verovio take them as
+                // they are), and some leave out a movement's `*M`. Not a defect: one notice
+                // instead of one problem per note past the meter.
+                (Some((length, meter)), Some(_)) if self.rules.score => {
+                    if let Some(v) = sink.as_mut() {
+                        let from = self.measure.first_issue.min(v.len());
+                        let others: Vec<RhythmIssue> =
+                            v.drain(from..).filter(|i| !i.overflow).collect();
+                        v.extend(others);
+                        v.push(RhythmIssue {
+                            line,
+                            message: format!(
+                                "an irregular measure: {} in every spine, its meter {meter} (a cadenza, a flourish, or a missing `*M`)",
+                                frac(length)
+                            ),
+                            overflow: false,
+                            notice: true,
+                        });
+                    }
+                }
+                (_, Some(problem)) => note(sink, line, || problem),
+                _ => {}
             }
             if let Some((at, message)) = closed.unpaired {
                 note(sink, at, || message);
@@ -53,6 +76,7 @@ impl State {
         }
         self.prev = Prev::Barline;
         self.measure.bar_seen = true;
+        self.measure.first_issue = sink.as_ref().map_or(0, |v| v.len());
         self.runs.barline();
     }
 

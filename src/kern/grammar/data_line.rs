@@ -3,7 +3,7 @@
 //! others `.`; a grace-note line has grace notes in some due spines and `.` everywhere else.
 
 use super::state::{DataField, LineKinds, Mode, Pos, Prev, State, DATA_LINE, SPINE0};
-use super::{note, rhythm, structure, token, Fail, Sink};
+use super::{note, note_overflow, rhythm, structure, token, Fail, Sink};
 use crate::kern::duration::frac;
 use crate::kern::lex::{DurRule, DynTok, GraceRule, KernTok, Room};
 use crate::kern::limits::{FIRST_MEASURE_LENGTHS, MAX_SPINES};
@@ -284,7 +284,7 @@ impl State {
                 if s.end > measure {
                     s.ok = false;
                     let end = s.end;
-                    note(sink, line_no, || {
+                    note_overflow(sink, line_no, || {
                         format!(
                             "spine {}: the note ends at {}, after the end of the measure ({})",
                             i + 1,

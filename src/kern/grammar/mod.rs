@@ -178,6 +178,11 @@ pub(crate) struct RhythmIssue {
     /// Line of the text fed to the grammar (1-based).
     pub line: usize,
     pub message: String,
+    /// A note that ends after the end of its measure (an irregular measure makes them one
+    /// notice).
+    pub overflow: bool,
+    /// Worth saying but no defect: an irregular measure of a real score.
+    pub notice: bool,
 }
 
 /// Where rhythm problems go (nowhere while [`Grammar::allows`] tries a character).
@@ -185,7 +190,14 @@ type Sink<'a> = Option<&'a mut Vec<RhythmIssue>>;
 
 fn note(sink: &mut Sink, line: usize, msg: impl FnOnce() -> String) {
     if let Some(v) = sink.as_mut() {
-        v.push(RhythmIssue { line, message: msg() });
+        v.push(RhythmIssue { line, message: msg(), overflow: false, notice: false });
+    }
+}
+
+/// [`note`] for a note that ends after the end of its measure.
+fn note_overflow(sink: &mut Sink, line: usize, msg: impl FnOnce() -> String) {
+    if let Some(v) = sink.as_mut() {
+        v.push(RhythmIssue { line, message: msg(), overflow: true, notice: false });
     }
 }
 
@@ -383,6 +395,16 @@ impl Grammar {
         self.state.resolve_short_at_end(&mut sink);
     }
 
+    /// (Reading a score) the measure has begun and its kern spines have not all filled the
+    /// meter.
+    pub(crate) fn measure_is_open(&self) -> bool {
+        let length = self.state.measure.meter.map(Meter::ticks);
+        let mut ends = self.state.spines.kern_ends().peekable();
+        ends.peek().is_some()
+            && !self.state.spines.at_measure_start()
+            && !self.state.spines.kern_ends().all(|e| Some(e) == length)
+    }
+
     /// When the kern spines' current notes end, in ticks from the start of the measure.
     pub(crate) fn kern_ends(&self) -> Vec<u64> {
         self.state.spines.kern_ends().collect()
@@ -423,9 +445,10 @@ impl Grammar {
         self.state.measure.section_start = true;
     }
 
-    /// Read a full score of any edition (see `State::rules.editions`), rhythm off.
+    /// Read a full score of any edition (see `State::rules.editions` and `score`), rhythm off.
     pub(crate) fn read_editions(&mut self) {
         self.state.rules.editions = true;
+        self.state.rules.score = true;
     }
 
     /// The kind of spine `i` in force (tests).

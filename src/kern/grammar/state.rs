@@ -23,6 +23,9 @@ pub(crate) struct Rules {
     /// leave the rhythm alone), fields after the first decided by their tokens, lines with no
     /// note, any **dynam token, splits and merges on one line.
     pub editions: bool,
+    /// Reading a complete score (`kernrnn check` on a file): a measure longer than its meter
+    /// in every spine is an irregular measure, a notice (samples keep to their meter).
+    pub score: bool,
     /// Durations allowed with rhythm on.
     pub durations: &'static DurSet,
     /// Grace notes can be written: the vocabulary has `q` (a token with no duration must be
@@ -241,6 +244,7 @@ impl State {
                 rhythm: opts.rhythm,
                 rhythm_pending: false,
                 editions: opts.editions,
+                score: false,
                 durations: DurSet::for_vocab(vocab),
                 grace_ok: vocab.is_none_or(|v| v.contains(&'q')),
                 families: Families::for_vocab(vocab),

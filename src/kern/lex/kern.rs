@@ -440,10 +440,7 @@ impl KernTok {
             }
             (Digits | Dots, _) if is_reading_sign(c) => true, // `16^^<FLL`
             (Post, b'q') if self.grace => true,               // `ccqq8`
-            (Pitch | Acc, b'.') => {
-                self.phase = Post;
-                true
-            }
+            (Pitch | Acc | RestPosition | Post, b'.') => self.late_dot(r),
             (Pitch | Acc | Post, b'0'..=b'9') if self.pitch != b'r' => {
                 // a grace note's written value after its other signs (`eeq8`, `f#X32q`)
                 self.must_grace = true;
@@ -486,7 +483,7 @@ impl KernTok {
                 self.phase = RestPosition;
                 true
             }
-            (RestPosition | Post, b'#' | b'-' | b'n') | (Post, b'.') => true,
+            (RestPosition | Post, b'#' | b'-' | b'n') => true,
             (Pitch | Acc | LateDigits | RestPosition | Post, _) if is_reading_sign(c) => {
                 if self.phase == LateDigits && r.set.ticks(self.number, 0).is_none() {
                     return false;
@@ -501,6 +498,20 @@ impl KernTok {
             }
             _ => false,
         }
+    }
+
+    /// (Reading) a dot after the pitch (`16r.`, `(4A.`): humlib counts every dot of a token,
+    /// so it dots the duration written before the pitch.
+    fn late_dot(&mut self, r: &DurRule) -> bool {
+        if self.has_dur && self.ratio == 0 && self.dots < 2 {
+            let Some(ticks) = r.set.ticks(self.number, self.dots + 1) else { return false };
+            self.dots += 1;
+            self.ticks = ticks;
+        } else if self.has_dur {
+            return false;
+        }
+        self.phase = Phase::Post;
+        true
     }
 
     /// Sampling in the editions dialect (a model trained on such a corpus, rhythm on): only the
@@ -1033,6 +1044,10 @@ mod tests {
         }
         assert_eq!(edition("4D^ DD").map(|i| (i.ticks, i.mixed)), Some((TPW / 4, false)));
         assert_eq!(edition("56%3ff").map(|i| i.ticks), Some(TPW * 3 / 56));
+        // a dot after the pitch dots the duration, as humlib counts it
+        assert_eq!(edition("(4A.").map(|i| i.ticks), Some(TPW * 3 / 8));
+        assert_eq!(edition("16r.").map(|i| i.ticks), Some(TPW * 3 / 32));
+        assert!(edition("4.c..").is_none());
         assert!(
             edition("(<eeq8").is_some_and(|i| i.grace) && edition("(8qb-").is_some_and(|i| i.grace)
         );
