@@ -117,7 +117,7 @@ fn in_the_editions_dialect_the_grammar_reads_every_prepared_line_beyond_the_corp
         let corpus = prepare_dir(&root.join(folder)).unwrap();
         let report = Dialect::of_corpus(&corpus);
         assert!(report.dialect.editions, "{folder}");
-        assert_eq!(report.unreadable_count == 0, read == files.len(), "{:?}", report.unreadable);
+        assert_eq!(report.unreadable_count, files.len() - read, "{:?}", report.unreadable);
         if folder == "beethoven-current" {
             assert!(report.dialect.signifiers.contains(&"!!!RDF**kern: > = above".to_string()));
         }

@@ -41,8 +41,9 @@ pub struct Dialect {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct DialectReport {
     pub dialect: Dialect,
-    /// Lines of the prepared corpus the grammar cannot read in either dialect, as
-    /// `file: line N: message` (at most [`MAX_REPORTED`]), and how many there are in all.
+    /// The files whose prepared text the grammar cannot read in full in either dialect, each
+    /// with its first such line as `file: prepared line N: message` (at most
+    /// [`MAX_REPORTED`]; the lines after it may follow from it), and how many there are.
     pub unreadable: Vec<String>,
     pub unreadable_count: usize,
 }
@@ -69,19 +70,22 @@ impl Dialect {
                 ..DialectReport::default()
             };
         }
-        let problems: Vec<_> = readable(true);
-        let unreadable = problems
-            .iter()
-            .take(MAX_REPORTED)
-            .map(|d| {
-                let (file, line) = corpus.file_line(d.line);
-                format!("{file}: prepared line {line}: {}: {}", d.kind, d.message)
-            })
-            .collect();
+        let mut files: Vec<String> = Vec::new();
+        let mut unreadable = Vec::new();
+        for d in readable(true) {
+            let (file, line) = corpus.file_line(d.line);
+            if files.last() != Some(&file) {
+                if unreadable.len() < MAX_REPORTED {
+                    unreadable
+                        .push(format!("{file}: prepared line {line}: {}: {}", d.kind, d.message));
+                }
+                files.push(file);
+            }
+        }
         DialectReport {
             dialect: Dialect { editions: true, signifiers, meters },
             unreadable,
-            unreadable_count: problems.len(),
+            unreadable_count: files.len(),
         }
     }
 

@@ -681,7 +681,7 @@ fn corpus_dialect(corpus: &Corpus, progress: &mut dyn Progress) -> Dialect {
     }
     if report.unreadable_count > 0 {
         progress.line(&format!(
-            "warning: the **kern grammar cannot read {} prepared lines of this corpus (constrained sampling will not write such lines; `kernrnn sample --raw` samples without it):",
+            "warning: the **kern grammar cannot read all of the prepared text of {} files (constrained sampling will not write such lines; `kernrnn sample --raw` samples without it); the first line each:",
             report.unreadable_count
         ));
         for u in &report.unreadable {
