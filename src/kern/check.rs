@@ -514,13 +514,6 @@ mod tests {
     }
 
     #[test]
-    fn more_than_eight_spines_are_refused_at_the_header() {
-        let r = check_kern(&format!("{}\n", ["**kern"; 9].join("\t")));
-        assert_eq!(kinds(&r), [(1, DiagnosticKind::Structure)]);
-        assert!(r.diagnostics[0].message.contains("at most 8"), "{:?}", r.diagnostics);
-    }
-
-    #[test]
     fn comments_and_crlf_are_fine_but_an_empty_line_is_not() {
         let r = check_kern("**kern\t**kern\r\n!! hi\r\n1c\t1e\r\n\r\n==\t==\r\n*-\t*-\r\n");
         assert_eq!(kinds(&r), [(4, DiagnosticKind::Structure)], "{:?}", r.diagnostics);
@@ -634,6 +627,30 @@ mod tests {
         // a raw sample keeps to its meter
         let raw = "@\n2.C\t2.c\t.\n@\n2.C\t2.c\t.\n2D\t4d\t.\n.\t4e\t.\n@\n";
         assert!(!check_prepared(raw, meter(3, 4)).is_valid());
+    }
+
+    #[test]
+    fn a_score_may_hold_up_to_16_spines_where_a_sample_holds_8() {
+        let score = |n: usize, split: bool| {
+            let row = |t: &str| vec![t; n].join("\t") + "\n";
+            let mut s = row("**kern") + &row("*M4/4") + &row("1c") + &row("=1");
+            if split {
+                // a ninth spine in force, as the current Beethoven edition's op. 31 no. 3 has
+                s += &(vec!["*"; n - 1].join("\t") + "\t*^\n");
+                s += &(row("1c") + "\t1e\n").replacen("\n\t", "\t", 1);
+                s += &(vec!["*"; n - 1].join("\t") + "\t*v\t*v\n");
+            } else {
+                s += &row("1d");
+            }
+            s + &row("==") + &row("*-")
+        };
+        let nine = check_kern(&score(8, true));
+        assert!(nine.is_valid(), "{:?}", nine.diagnostics);
+        assert!(check_kern(&score(16, false)).is_valid());
+        // more at the header: refused there, and nothing after it is read
+        let r = check_kern(&format!("{}\n", ["**kern"; 17].join("\t")));
+        assert_eq!(kinds(&r), [(1, DiagnosticKind::Structure)]);
+        assert!(r.diagnostics[0].message.contains("at most 16"), "{:?}", r.diagnostics);
     }
 
     #[test]

@@ -6,9 +6,13 @@
 
 use super::duration::TPW;
 
-/// The most fields a line may have: the corpus has up to 6 in the prepared text (spines split
-/// with `*^` included); 8 leaves room for a further split of each hand.
-pub(crate) const MAX_SPINES: usize = 8;
+/// The most fields a line of a sample (or of any prepared text) may have: the corpus has up to
+/// 6 in the prepared text (spines split with `*^` included); 8 leaves room for a further split
+/// of each hand.
+pub(crate) const MAX_SAMPLE_SPINES: usize = 8;
+/// The most spines a complete score being checked may have in force, and the grammar state's
+/// room: the current Beethoven edition splits to 9 once (op. 31 no. 3, first movement).
+pub(crate) const MAX_SPINES: usize = 16;
 
 /// With rhythm on, the most grace-note lines since the last line with a timed note or rest
 /// (barlines and interpretation lines do not reset the count). The prepared corpus has 113
@@ -85,6 +89,6 @@ pub(crate) const MENSURATION_SIGNS: u8 = 3;
 pub(crate) const KEY_SIGNATURE_PAIRS: u8 = 7;
 
 /// Reconstruction reads raw samples, which may have any number of fields: it keeps lines of up
-/// to this many (twice [`MAX_SPINES`]: a raw sample may split further than the grammar lets a
-/// constrained one).
+/// to this many (twice [`MAX_SAMPLE_SPINES`]: a raw sample may split further than the grammar
+/// lets a constrained one).
 pub(crate) const MAX_RECONSTRUCTED_COLUMNS: usize = 16;

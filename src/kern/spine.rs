@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use super::limits::MAX_SPINES;
+use super::limits::MAX_SAMPLE_SPINES;
 
 /// The kind of a spine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +34,7 @@ impl Kind {
 }
 
 /// The kind of field `i` of a piece whose first line has `fields` fields (2 to
-/// [`MAX_SPINES`]). The corpus's headers are `**kern **kern **dynam` (152 files), `**kern
+/// [`MAX_SAMPLE_SPINES`]). The corpus's headers are `**kern **kern **dynam` (152 files), `**kern
 /// **dynam **kern **dynam` (12), `**kern **kern` (1) and `**kern **kern **dynam` split before
 /// the first barline, seen as 4 fields (6): so 2 fields are kern, kern; 3 are kern, kern,
 /// dynam; 4 are kern, *undecided*, kern, dynam; 5 or more are kern, *undecided*..., dynam.
@@ -60,7 +60,7 @@ pub(crate) fn first_line_kind(fields: usize, i: usize, editions: bool) -> Kind {
 pub(crate) fn opening_field_kind(i: usize, editions: bool) -> Kind {
     if i == 0 {
         Kind::Kern
-    } else if i + 1 >= MAX_SPINES && !editions {
+    } else if i + 1 >= MAX_SAMPLE_SPINES && !editions {
         Kind::Dynam
     } else {
         Kind::Undecided
@@ -186,7 +186,7 @@ mod tests {
     fn in_the_editions_dialect_every_field_but_the_first_is_decided_by_its_tokens() {
         let kinds = |n: usize| (0..n).map(|i| first_line_kind(n, i, true)).collect::<Vec<_>>();
         assert_eq!(kinds(3), [Kind::Kern, Kind::Undecided, Kind::Undecided]);
-        assert_eq!(opening_field_kind(MAX_SPINES - 1, true), Kind::Undecided);
-        assert_eq!(opening_field_kind(MAX_SPINES - 1, false), Kind::Dynam);
+        assert_eq!(opening_field_kind(MAX_SAMPLE_SPINES - 1, true), Kind::Undecided);
+        assert_eq!(opening_field_kind(MAX_SAMPLE_SPINES - 1, false), Kind::Dynam);
     }
 }

@@ -10,8 +10,8 @@ use crate::kern::limits::{FIRST_MEASURE_LENGTHS, MAX_SPINES};
 use crate::kern::measure::Spine;
 use crate::kern::spine::{first_line_kind, Kind};
 
-fn bit(i: usize) -> u8 {
-    1u8.checked_shl(i as u32).unwrap_or(0)
+fn bit(i: usize) -> u16 {
+    1u16.checked_shl(i as u32).unwrap_or(0)
 }
 
 impl State {
@@ -43,7 +43,7 @@ impl State {
                 }
             }
             line.t = 0;
-            line.last_grace = MAX_SPINES - 2;
+            line.last_grace = self.spine_limit() - 2;
         } else {
             // spines stalled on `.` (rhythm off) do not hold time back
             let in_force = self.spines.in_force();

@@ -8,9 +8,9 @@ use crate::kern::limits::MAX_SPINES;
 use crate::kern::measure::Spine;
 use crate::kern::spine::{first_line_kind, reshape, Kind, SpineOp};
 
-/// Bit `i` of a field mask (none past the eighth field).
-fn bit(i: usize) -> u8 {
-    1u8.checked_shl(i as u32).unwrap_or(0)
+/// Bit `i` of a field mask (none past the sixteenth field).
+fn bit(i: usize) -> u16 {
+    1u16.checked_shl(i as u32).unwrap_or(0)
 }
 
 impl State {
@@ -38,6 +38,14 @@ impl State {
         }
     }
 
+    fn too_many_spines(&self) -> Fail {
+        if self.spine_limit() == MAX_SPINES {
+            structure("more than 16 spines")
+        } else {
+            structure("more than 8 spines")
+        }
+    }
+
     /// Whether a `*-` line may start here.
     pub(super) fn term_ok(&self) -> bool {
         self.rules.piece_ends
@@ -62,8 +70,10 @@ impl State {
                     return Err(structure("more fields than spines"));
                 }
                 self.end_interp_field(tok)?;
-                if self.spines.n == 0 && i + 2 + self.cursor.interp.splits as usize > MAX_SPINES {
-                    return Err(structure("more than 8 spines"));
+                if self.spines.n == 0
+                    && i + 2 + self.cursor.interp.splits as usize > self.spine_limit()
+                {
+                    return Err(self.too_many_spines());
                 }
                 self.cursor.field += 1;
                 self.cursor.pos = Pos::InterpFieldStart;
@@ -127,8 +137,8 @@ impl State {
                 let mixed = !self.rules.editions && line.manipulation == Manipulation::Merge;
                 if mixed || line.other_seen {
                     Err(others_not_null())
-                } else if now + line.splits as usize + 1 > MAX_SPINES {
-                    Err(structure("more than 8 spines"))
+                } else if now + line.splits as usize + 1 > self.spine_limit() {
+                    Err(self.too_many_spines())
                 } else {
                     Ok(())
                 }
@@ -247,7 +257,7 @@ impl State {
     }
 
     /// Applies a manipulation line's splits and merges to the spines.
-    fn reshape_spines(&mut self, split_mask: u8, merge_mask: u8, sink: &mut Sink) {
+    fn reshape_spines(&mut self, split_mask: u16, merge_mask: u16, sink: &mut Sink) {
         let before = self.spines;
         let mut out = [SPINE0; MAX_SPINES];
         let mut k = 0;

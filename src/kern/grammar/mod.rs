@@ -500,8 +500,8 @@ impl Grammar {
     /// after a line with another field count): new spines are undecided, at the earliest time
     /// of the kern spines, and their measure is not counted as good.
     pub(crate) fn force_spines(&mut self, fields: usize) {
+        let fields = fields.min(self.state.spine_limit());
         let spines = &mut self.state.spines;
-        let fields = fields.min(spines.at.len());
         if spines.n == 0 || fields == spines.n {
             return;
         }

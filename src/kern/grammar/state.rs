@@ -5,7 +5,7 @@
 use super::{structure, token, Fail, GrammarOptions, Sink};
 use crate::kern::duration::DurSet;
 use crate::kern::lex::{DurRule, DynTok, Families, InterpTok, KernTok};
-use crate::kern::limits::MAX_SPINES;
+use crate::kern::limits::{MAX_SAMPLE_SPINES, MAX_SPINES};
 use crate::kern::measure::{Measure, RunCaps, Runs, Spine};
 use crate::kern::meter::Meter;
 use crate::kern::spine::{opening_field_kind, Kind};
@@ -135,8 +135,8 @@ pub(crate) struct InterpLine {
     /// A token other than `*`, `*^`, `*v`, `*-`.
     pub other_seen: bool,
     /// Bit i: field i is `*^` (or `*v`).
-    pub split_mask: u8,
-    pub merge_mask: u8,
+    pub split_mask: u16,
+    pub merge_mask: u16,
     pub splits: u8,
     /// The `*v` fields in a row just read, their merged kind and (kern) time.
     pub merge_run: u8,
@@ -182,9 +182,9 @@ pub(crate) struct DataLine {
     pub last_grace: usize,
     /// Bit i: due kern field i holds `.`; undecided field i holds `.`; (editions dialect)
     /// undecided field i holds a token neither **kern nor **dynam (a `**text` syllable).
-    pub due_null: u8,
-    pub undecided_null: u8,
-    pub undecided_other: u8,
+    pub due_null: u16,
+    pub undecided_null: u16,
+    pub undecided_other: u16,
 }
 
 pub(crate) const DATA_LINE: DataLine = DataLine {
@@ -281,9 +281,20 @@ impl State {
 
     pub fn max_fields(&self) -> usize {
         if self.spines.n == 0 {
-            MAX_SPINES
+            self.spine_limit()
         } else {
             self.spines.n
+        }
+    }
+
+    /// The most spines in force: [`MAX_SPINES`] reading a score or, rhythm off, any text in
+    /// the editions dialect (a prepared corpus of real editions); else, and always sampling,
+    /// [`MAX_SAMPLE_SPINES`].
+    pub fn spine_limit(&self) -> usize {
+        if self.rules.score || (self.rules.editions && !self.rules.rhythm) {
+            MAX_SPINES
+        } else {
+            MAX_SAMPLE_SPINES
         }
     }
 
