@@ -415,6 +415,20 @@ pub fn check_kern(text: &str) -> CheckReport {
             continue;
         }
         if line.starts_with('*') {
+            // `*x` in two fields: those spines trade places (the grammar reads the line's
+            // other interpretations, with `*` for the exchanges)
+            let fields: Vec<&str> = line.split('\t').collect();
+            let exchanged: Vec<usize> = (0..fields.len()).filter(|&k| fields[k] == "*x").collect();
+            if !exchanged.is_empty() {
+                let rest: Vec<&str> =
+                    fields.iter().map(|x| if *x == "*x" { "*" } else { x }).collect();
+                f.line(&rest.join("\t"), no);
+                match exchanged[..] {
+                    [i, j] => f.g.exchange(i, j),
+                    _ => f.structure(no, "`*x` exchanges two spines: a line holds it twice"),
+                }
+                continue;
+            }
             f.line(line, no);
             // a section label, or a meter change (a new section: Beethoven ends a 2/4 section
             // on a short measure before its 4/4 one)
@@ -627,6 +641,19 @@ mod tests {
         // a raw sample keeps to its meter
         let raw = "@\n2.C\t2.c\t.\n@\n2.C\t2.c\t.\n2D\t4d\t.\n.\t4e\t.\n@\n";
         assert!(!check_prepared(raw, meter(3, 4)).is_valid());
+    }
+
+    #[test]
+    fn an_exchange_makes_two_spines_trade_places() {
+        let head = "**kern\t**kern\t**dynam\n*M2/4\t*M2/4\t*\n2c\t2e\tp\n=1\t=1\t=1\n";
+        let tail = "==\t==\t==\n*-\t*-\t*-\n";
+        let swapped = format!("{head}*\t*x\t*x\n2d\tf\t2g\n{tail}");
+        let r = check_kern(&swapped);
+        assert!(r.is_valid(), "{:?}", r.diagnostics);
+        let unswapped = format!("{head}*\t*\t*\n2d\tf\t2g\n{tail}");
+        assert!(!check_kern(&unswapped).is_valid());
+        let lone = format!("{head}*\t*\t*x\n2d\t2g\tf\n{tail}");
+        assert_eq!(kinds(&check_kern(&lone)), [(5, DiagnosticKind::Structure)]);
     }
 
     #[test]

@@ -483,6 +483,14 @@ impl Grammar {
         self.issues.len()
     }
 
+    /// (Reading a score) `*x` in fields `i` and `j`: the two spines trade places.
+    pub(crate) fn exchange(&mut self, i: usize, j: usize) {
+        let spines = &mut self.state.spines;
+        if i < spines.n && j < spines.n {
+            spines.at.swap(i, j);
+        }
+    }
+
     /// Goes on to the next line as if this one was not there.
     pub(crate) fn skip_line(&mut self) {
         self.state.new_line();
