@@ -59,7 +59,8 @@ pub(crate) const MAX_SLUR_ENDS: u8 = 2;
 
 /// Sampling a model trained on real editions (the editions dialect), the most marks beyond
 /// the training corpus's on one note (`<`, `>`, `N` before it, a rest's staff position `GG`,
-/// `~`, `P`, user signifiers after it): corpus-extra's notes carry at most 3.
+/// `~`, `P`, user signifiers after it): of corpus-extra's 371,356 prepared notes, 10 carry 4
+/// and 93 carry 3.
 pub(crate) const MAX_EDITION_MARKS: u8 = 4;
 
 /// Most `(` slur or phrase starts before a note (the corpus's most).
