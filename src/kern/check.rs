@@ -425,7 +425,9 @@ pub fn check_kern(text: &str) -> CheckReport {
                 f.line(&rest.join("\t"), no);
                 match exchanged[..] {
                     [i, j] => f.g.exchange(i, j),
-                    _ => f.structure(no, "`*x` exchanges two spines: a line holds it twice"),
+                    _ => {
+                        f.structure(no, "`*x` exchanges two spines: it comes in exactly two fields")
+                    }
                 }
                 continue;
             }
