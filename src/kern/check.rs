@@ -13,7 +13,7 @@ use std::fmt;
 
 use super::grammar::{FailKind, Grammar, GrammarOptions};
 use super::limits::MAX_SPINES;
-use super::meter::{Meter, MeterChoice};
+use super::meter::{meter_of_token, Meter, MeterChoice};
 use super::spine::Kind;
 
 /// One problem, at a line of the checked text (1-based).
@@ -435,9 +435,7 @@ pub fn check_kern(text: &str) -> CheckReport {
             // a section label, or a meter change (a new section: Beethoven ends a 2/4 section
             // on a short measure before its 4/4 one)
             let section = |x: &str| {
-                (x.starts_with("*>") && !x.starts_with("*>["))
-                    || x.strip_prefix("*M")
-                        .is_some_and(|m| m.starts_with(|c: char| c.is_ascii_digit()))
+                (x.starts_with("*>") && !x.starts_with("*>[")) || meter_of_token(x).is_some()
             };
             if line.split('\t').any(section) {
                 f.g.section_boundary();

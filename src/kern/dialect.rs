@@ -57,7 +57,7 @@ impl Dialect {
     /// signifiers its files declare. Lines neither dialect reads are reported (a model trained
     /// on them still samples, but its grammar never writes such lines).
     pub fn of_corpus(corpus: &Corpus) -> DialectReport {
-        let signifiers = corpus.signifiers.clone();
+        let signifiers = signifiers_of(&corpus.rdf_records);
         let meters = meters_by_count(&corpus.first_meters);
         let readable = |editions: bool| {
             let report = check_prepared_in(&corpus.text, MeterChoice::FromMusic, editions);
@@ -136,8 +136,24 @@ fn meters_by_count(first: &[String]) -> Vec<String> {
     counts.into_iter().take(MAX_METERS).map(|(m, _)| m).collect()
 }
 
+/// The signifier records of `records` a dialect keeps: one per spine kind and signifier (the
+/// first definition met), those [`is_signifier_record`] accepts, at most [`MAX_SIGNIFIERS`].
+fn signifiers_of(records: &[String]) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for line in records.iter().filter(|l| is_signifier_record(l)) {
+        let key = signifier_key(line);
+        if kept.len() < MAX_SIGNIFIERS
+            && key.is_some()
+            && !kept.iter().any(|s| signifier_key(s) == key)
+        {
+            kept.push(line.clone());
+        }
+    }
+    kept
+}
+
 /// Whether `line` is a signifier record a dialect may hold.
-pub(crate) fn is_signifier_record(line: &str) -> bool {
+fn is_signifier_record(line: &str) -> bool {
     line.starts_with("!!!RDF**")
         && line.contains(':')
         && line.chars().count() <= MAX_SIGNIFIER_CHARS
@@ -146,7 +162,7 @@ pub(crate) fn is_signifier_record(line: &str) -> bool {
 
 /// The spine kind and signifier a record declares (`("**kern", ">")` for
 /// `!!!RDF**kern: > = above`), which two records must not share.
-pub(crate) fn signifier_key(line: &str) -> Option<(&str, &str)> {
+fn signifier_key(line: &str) -> Option<(&str, &str)> {
     let rest = line.strip_prefix("!!!RDF")?;
     let (kind, def) = rest.split_once(':')?;
     let sign = def.split('=').next()?.trim();
@@ -162,6 +178,24 @@ mod tests {
         assert_eq!(signifier_key("!!!RDF**kern: > = above"), Some(("**kern", ">")));
         assert_eq!(signifier_key("!!!RDF**dynam: > = dim."), Some(("**dynam", ">")));
         assert_eq!(signifier_key("!!!COM: x"), None);
+    }
+
+    #[test]
+    fn a_dialect_keeps_each_signifier_once_with_its_first_definition() {
+        let records: Vec<String> = [
+            "!!!RDF**kern: > = above",
+            "!!!RDF**kern: < = below",
+            "!!!RDF**kern: > = placed above",
+            "!!!RDF**dynam: > = dim.",
+            "!!!RDF**kern: \u{7} = bell",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            signifiers_of(&records),
+            ["!!!RDF**kern: > = above", "!!!RDF**kern: < = below", "!!!RDF**dynam: > = dim."]
+        );
     }
 
     #[test]

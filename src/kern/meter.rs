@@ -171,6 +171,12 @@ impl serde::Serialize for Meter {
     }
 }
 
+/// The meter text of a `*M` interpretation token (`*M3/4` gives `3/4`, right or wrong: `*M7/3`
+/// gives `7/3`); `None` for other tokens, `*MM120` (a tempo) and `*met(c)` among them.
+pub(crate) fn meter_of_token(token: &str) -> Option<&str> {
+    token.strip_prefix("*M").filter(|m| m.starts_with(|c: char| c.is_ascii_digit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

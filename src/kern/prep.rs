@@ -8,7 +8,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::dialect::{is_signifier_record, signifier_key, MAX_SIGNIFIERS};
+use super::meter::meter_of_token;
 
 /// Prepared text of one file's content, or `None` when it has no barline.
 pub fn prepare_text(content: &str) -> Option<String> {
@@ -32,9 +32,7 @@ fn first_meter(content: &str) -> Option<String> {
         .lines()
         .filter(|l| l.starts_with('*'))
         .flat_map(|l| l.split('\t'))
-        .find_map(|t| {
-            t.trim().strip_prefix("*M").filter(|m| m.starts_with(|c: char| c.is_ascii_digit()))
-        })
+        .find_map(|t| meter_of_token(t.trim()))
         .map(str::to_string)
 }
 
@@ -46,10 +44,10 @@ pub struct Corpus {
     pub files: Vec<(PathBuf, usize)>,
     /// One line per file that was skipped, naming it and why.
     pub warnings: Vec<String>,
-    /// The user-signifier records (`!!!RDF**kern: > = above`) the files declare, one per spine
-    /// kind and signifier, first met first (the recipe drops them from the text; a model
-    /// carries them in its `kern::Dialect`).
-    pub signifiers: Vec<String>,
+    /// The `!!!RDF**` records of the files (`!!!RDF**kern: > = above`), in file order: the
+    /// user signifiers they declare (the recipe drops them from the text; a model carries them
+    /// in its `kern::Dialect`).
+    pub rdf_records: Vec<String>,
     /// The prepared line (1-based) each file's text starts at, in the order of `files`.
     pub line_starts: Vec<usize>,
     /// The first meter (`*M3/4` as `3/4`) of each file that has one, in the order of `files`
@@ -69,20 +67,6 @@ impl Corpus {
         match (self.files.get(i), self.line_starts.get(i)) {
             (Some((path, _)), Some(&start)) => (path.display().to_string(), line + 1 - start),
             _ => ("the prepared corpus".to_string(), line),
-        }
-    }
-
-    /// Adds the signifier records of one file's content.
-    fn declare_signifiers(&mut self, content: &str) {
-        for line in content.lines().filter(|l| l.starts_with("!!!RDF**")) {
-            let line = line.trim_end();
-            if !is_signifier_record(line) || self.signifiers.len() >= MAX_SIGNIFIERS {
-                continue;
-            }
-            let key = signifier_key(line);
-            if key.is_some() && !self.signifiers.iter().any(|s| signifier_key(s) == key) {
-                self.signifiers.push(line.to_string());
-            }
         }
     }
 
@@ -181,7 +165,8 @@ pub fn prepare_dir(dir: &Path) -> Result<Corpus, CorpusError> {
                 corpus.line_starts.push(start);
                 corpus.files.push((path.clone(), prepared.chars().count()));
                 corpus.text.push_str(&prepared);
-                corpus.declare_signifiers(&text);
+                let records = text.lines().filter(|l| l.starts_with("!!!RDF**"));
+                corpus.rdf_records.extend(records.map(|l| l.trim_end().to_string()));
                 corpus.first_meters.extend(first_meter(&text));
             }
             None => corpus.warnings.push(skip("no barline (no line starting with `=`)".into())),
@@ -206,7 +191,7 @@ mod tests {
     }
 
     #[test]
-    fn a_corpus_keeps_each_signifier_record_once_and_knows_which_file_a_line_is_from() {
+    fn a_corpus_keeps_its_signifier_records_and_knows_which_file_a_line_is_from() {
         let dir = std::env::temp_dir().join(format!("kernrnn-prep-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let a = "**kern\n=1\n4c\n*-\n!!!RDF**kern: > = above\n!!!RDF**kern: < = below\n";
@@ -216,8 +201,13 @@ mod tests {
         let corpus = prepare_dir(&dir).unwrap();
         std::fs::remove_dir_all(&dir).ok();
         assert_eq!(
-            corpus.signifiers,
-            ["!!!RDF**kern: > = above", "!!!RDF**kern: < = below", "!!!RDF**dynam: > = dim."]
+            corpus.rdf_records,
+            [
+                "!!!RDF**kern: > = above",
+                "!!!RDF**kern: < = below",
+                "!!!RDF**kern: > = placed above",
+                "!!!RDF**dynam: > = dim."
+            ]
         );
         assert_eq!(corpus.line_starts, [1, 4]);
         assert!(corpus.first_meters.is_empty());

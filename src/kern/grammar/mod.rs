@@ -399,10 +399,8 @@ impl Grammar {
     /// meter.
     pub(crate) fn measure_is_open(&self) -> bool {
         let length = self.state.measure.meter.map(Meter::ticks);
-        let mut ends = self.state.spines.kern_ends().peekable();
-        ends.peek().is_some()
-            && !self.state.spines.at_measure_start()
-            && !self.state.spines.kern_ends().all(|e| Some(e) == length)
+        let spines = &self.state.spines;
+        !spines.at_measure_start() && !spines.kern_ends().all(|e| Some(e) == length)
     }
 
     /// When the kern spines' current notes end, in ticks from the start of the measure.
