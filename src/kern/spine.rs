@@ -120,6 +120,60 @@ pub(crate) fn reshape(
     }
 }
 
+/// The exclusive interpretation (`**kern`, `**dynam`) of each spine in force in a complete
+/// score, followed through its spine-manipulation lines (what continuation and playback read).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ScoreSpines(pub Vec<String>);
+
+impl ScoreSpines {
+    /// Reshapes the spines by an interpretation line (`*^` splits, a run of `*v` merges, two
+    /// `*x` exchange, `*+` adds a spine whose `**` line follows, `*-` ends one). A line with
+    /// another number of fields is left for the checker to report.
+    pub fn apply(&mut self, fields: &[&str]) {
+        if fields.len() != self.0.len() {
+            return;
+        }
+        let exchanged: Vec<usize> = (0..fields.len()).filter(|&i| fields[i] == "*x").collect();
+        if let [a, b] = exchanged[..] {
+            self.0.swap(a, b);
+            return;
+        }
+        let mut out = Vec::with_capacity(fields.len() + 1);
+        let mut i = 0;
+        while i < fields.len() {
+            let spine = self.0[i].clone();
+            match fields[i] {
+                "*^" => out.extend([spine.clone(), spine]),
+                "*v" => {
+                    while i + 1 < fields.len() && fields[i + 1] == "*v" {
+                        i += 1;
+                    }
+                    out.push(spine);
+                }
+                "*+" => out.extend([spine, String::new()]),
+                "*-" => {}
+                _ => out.push(spine),
+            }
+            i += 1;
+        }
+        self.0 = out;
+    }
+
+    /// Names the spines of an exclusive-interpretation line: the first such line starts the
+    /// score; a later one names the spines `*+` added.
+    pub fn name(&mut self, fields: &[&str]) {
+        if self.0.is_empty() {
+            self.0 = fields.iter().map(|f| f.to_string()).collect();
+        } else if fields.len() == self.0.len() {
+            for (spine, f) in self.0.iter_mut().zip(fields) {
+                if f.starts_with("**") {
+                    *spine = f.to_string();
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

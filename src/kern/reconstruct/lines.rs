@@ -97,7 +97,7 @@ pub(super) fn dynam_token(t: &str) -> Option<String> {
 
 /// The corpus writes grace notes with `Q` (groupetto) as well as `q`, and the grammar takes both
 /// as timeless, but humlib (inside verovio) gives `Q` notes their duration: the score writes `q`.
-pub(super) fn grace_as_q(token: &str) -> String {
+pub(crate) fn grace_as_q(token: &str) -> String {
     token.replace('Q', "q")
 }
 

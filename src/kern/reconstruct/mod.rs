@@ -78,6 +78,7 @@ mod lines;
 mod score;
 
 use super::{Dialect, Grammar, GrammarOptions, Meter, MeterChoice};
+pub(crate) use lines::grace_as_q;
 use lines::{segment_has_music, split_lines, RawLine};
 use score::{build_score, minimal_score, Defaults};
 
