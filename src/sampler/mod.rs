@@ -19,6 +19,10 @@ use crate::vocab::UnknownChars;
 pub const MAX_LENGTH: usize = 10_000_000;
 /// The longest prime text (a whole movement is about 20,000 characters).
 pub const MAX_PRIME: usize = 1_000_000;
+/// A score being continued primes the model with at most its last this many prepared
+/// characters (from a barline): about 60 measures, far more than the LSTM remembers (it
+/// trained on 50-character windows), and half a second of priming on the browser's CPU path.
+pub const MAX_CONTINUE_PRIME: usize = 8_000;
 /// Temperatures above this give noise whatever the model; refusing them catches typos (80 for 0.8).
 pub const MAX_TEMPERATURE: f32 = 10.0;
 /// Constrained sampling goes on past `length` to the end of the measure, at most this far.
@@ -649,7 +653,8 @@ fn retry_kinds(g: &Grammar, first: Option<char>, grace: bool) -> LineKinds {
 
 /// The grammar after the prime, in the model's dialect. A prime whose rhythm the grammar would
 /// refuse (a fragment cut mid-measure, say) is accepted with rhythm checks off; they resume at
-/// the next barline.
+/// the next barline. A prime the sonatas' dialect refuses (a real score of another edition,
+/// being continued) is read, and the sample goes on, in the editions dialect.
 fn prime_grammar(
     opts: &SampleOptions,
     model: &CpuModel,
@@ -657,30 +662,43 @@ fn prime_grammar(
 ) -> Result<Grammar, SampleError> {
     let vocab = model.vocab().chars();
     Grammar::supports(vocab, meter).map_err(SampleError::Unsupported)?;
-    let make = || {
-        Grammar::new(GrammarOptions {
-            meter,
-            piece_ends: true,
-            // a meter read from the music is the first measure's: no pickup
-            pickup: opts.meter != MeterChoice::FromMusic,
-            rhythm: true,
-            vocab: Some(vocab.to_vec()),
-            editions: model.dialect().editions,
-        })
+    let read = |editions: bool| {
+        let make = || {
+            Grammar::new(GrammarOptions {
+                meter,
+                piece_ends: true,
+                // a meter read from the music is the first measure's: no pickup
+                pickup: opts.meter != MeterChoice::FromMusic,
+                rhythm: true,
+                vocab: Some(vocab.to_vec()),
+                editions,
+            })
+        };
+        let mut grammar = make();
+        if grammar.push_str(&opts.prime).is_err() {
+            grammar = make();
+            grammar.set_rhythm(false);
+            grammar.push_str(&opts.prime)?;
+            grammar.set_rhythm(true);
+        }
+        Ok::<_, crate::kern::GrammarError>(grammar)
     };
-    let mut grammar = make();
-    if grammar.push_str(&opts.prime).is_err() {
-        grammar = make();
+    let own = model.dialect().editions;
+    let mut grammar = match read(own) {
+        Ok(g) => g,
+        // the more lenient reading's objection is the one that says what is wrong
+        Err(_) if !own => read(true).map_err(|e| SampleError::PrimeGrammar(e.to_string()))?,
+        Err(e) => return Err(SampleError::PrimeGrammar(e.to_string())),
+    };
+    // A sample is one piece: what the model writes goes on to the length asked for, and its
+    // measures fill the meter (a prime may have ended pieces of its own). A prime that ends
+    // with a short measure (a score's last, the rest of its pickup: a continued score ends
+    // so) is taken as the end of a section, which the sample goes on after.
+    if grammar.must_end() {
         grammar.set_rhythm(false);
-        grammar.push_str(&opts.prime).map_err(|e| SampleError::PrimeGrammar(e.to_string()))?;
         grammar.set_rhythm(true);
     }
-    // A sample is one piece: what the model writes goes on to the length asked for, and its
-    // measures fill the meter (a prime may have ended pieces of its own, or end with a short
-    // measure that only `*-` may follow).
-    if !grammar.must_end() {
-        grammar.set_piece_ends(false);
-    }
+    grammar.set_piece_ends(false);
     Ok(grammar)
 }
 
