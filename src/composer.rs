@@ -7,8 +7,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::infer::CpuModel;
-use crate::kern::{reconstruct_with_report, Meter, MeterChoice, MeterError, ScoreOptions};
-use crate::sampler::{SampleError, SampleOptions, Sampler, MAX_LENGTH, MAX_PRIME, MAX_TEMPERATURE};
+use crate::kern::{
+    reconstruct_with_report, Continuation, ContinueError, Meter, MeterChoice, MeterError,
+    ScoreOptions,
+};
+use crate::sampler::{
+    SampleError, SampleOptions, Sampler, MAX_CONTINUE_PRIME, MAX_LENGTH, MAX_PRIME, MAX_TEMPERATURE,
+};
 use crate::weights::{Hyper, Provenance, Weights, WeightsError};
 
 /// The title `kernrnn sample --kern` gives a score; the page uses it too, so both write the
@@ -97,6 +102,20 @@ impl JsFlag {
     }
 }
 
+/// The measure a continuation starts at, as JavaScript gives it (a number, or the text of a
+/// form field or link): `None` (the score's end) when absent or empty.
+pub fn from_measure(given: &Option<JsNumber>) -> Result<Option<u32>, OptionsError> {
+    let Some(n) = JsNumber::given(given) else {
+        return Ok(None);
+    };
+    match n.value() {
+        Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= f64::from(u32::MAX) => {
+            Ok(Some(x as u32))
+        }
+        _ => Err(OptionsError::FromMeasure(n.shown())),
+    }
+}
+
 /// A meter from JavaScript: `"auto"` (from the music), `"3/4"` or `[3, 4]`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(untagged)]
@@ -145,6 +164,10 @@ pub enum OptionsError {
     Flag(&'static str, String),
     #[error(transparent)]
     Meter(#[from] MeterError),
+    #[error(
+        "the measure to continue from must be a whole number of a barline of the score, got {0}"
+    )]
+    FromMeasure(String),
     #[error("tempo must be a whole number of beats per minute from 1 to 999, got {0}")]
     Tempo(f64),
     #[error("the score's measure limit must be a whole number from 1 up, got {0}")]
@@ -453,6 +476,56 @@ impl Composer {
         score_title(&self.provenance.name, opts)
     }
 
+    /// Reads a **kern score to continue with this model, from the barline of measure
+    /// `from_measure` or at its end. Characters the model does not know (another edition's
+    /// marks) are left out of its prime, each named in a notice; the grammar must read the rest.
+    pub fn continuing(
+        &self,
+        score: &str,
+        from_measure: Option<u32>,
+    ) -> Result<Continuing, ContinueError> {
+        let cut = Continuation::read(score, from_measure)?;
+        let part = prime_part(&cut.prepared);
+        let vocab = self.model.vocab();
+        let mut unknown: Vec<(char, usize)> = Vec::new();
+        let prime: String = part
+            .chars()
+            .filter(|&c| {
+                let known = vocab.index(c).is_some();
+                if !known {
+                    match unknown.iter_mut().find(|(u, _)| *u == c) {
+                        Some((_, n)) => *n += 1,
+                        None => unknown.push((c, 1)),
+                    }
+                }
+                known
+            })
+            .collect();
+        let mut notices = Vec::new();
+        if part.len() < cut.prepared.len() {
+            notices.push(format!(
+                "the model is primed with the score's last {} characters of music (of {})",
+                part.chars().count(),
+                cut.prepared.chars().count()
+            ));
+        }
+        if !unknown.is_empty() {
+            let listed: Vec<String> =
+                unknown.iter().map(|(c, n)| format!("{c:?} ({n}\u{d7})")).collect();
+            notices.push(format!(
+                "characters the model does not know were left out of its prime: {}",
+                listed.join(", ")
+            ));
+        }
+        let continuing = Continuing { cut, prime, notices };
+        let opts = continuing.options(&SampleOptions::default())?;
+        Sampler::check(&self.model, &opts).map_err(|e| match e {
+            SampleError::PrimeGrammar(why) => ContinueError::Unreadable(why),
+            other => ContinueError::Unreadable(other.to_string()),
+        })?;
+        Ok(continuing)
+    }
+
     /// The complete **kern score of a sample drawn with `opts`: the only recipe from a sample
     /// to a score (`kernrnn sample --kern`, the page and the element), with the title and the
     /// sampling meter as the score's default; with `max_measures`, of its first measures only.
@@ -464,6 +537,104 @@ impl Composer {
             ..ScoreOptions::default()
         };
         score(raw, &score_opts, max_measures)
+    }
+}
+
+/// A real score to continue, read for one model: where the model takes over, what it is
+/// primed with, and what was changed to prime it (`notices`, for the user).
+#[derive(Clone, Debug)]
+pub struct Continuing {
+    cut: Continuation,
+    /// The cut's prepared text, its last [`MAX_CONTINUE_PRIME`] characters at most (from a
+    /// barline where the score has its opening spines), without characters the model does
+    /// not know.
+    prime: String,
+    /// What was left out of the prime, one sentence each.
+    pub notices: Vec<String>,
+}
+
+/// The end of `prepared` (a text of `@`-separated measures) that the model is primed with:
+/// all of it when it is short, else its last [`MAX_CONTINUE_PRIME`] characters at most, from
+/// a barline after which the line has as many fields as the text's first (the grammar reads
+/// a text's opening spines from its first line, so it must not start inside a split).
+fn prime_part(prepared: &str) -> &str {
+    let fields = |at: usize| prepared[at..].lines().nth(1).map(|l| l.split('\t').count());
+    let opening = fields(0);
+    let total = prepared.chars().count();
+    if total <= MAX_CONTINUE_PRIME {
+        return prepared;
+    }
+    let mut chars_before = 0;
+    let mut at = 0;
+    for line in prepared.split_inclusive('\n') {
+        let rest = total - chars_before;
+        if line == "@\n" && rest <= MAX_CONTINUE_PRIME && fields(at) == opening {
+            return &prepared[at..];
+        }
+        chars_before += line.chars().count();
+        at += line.len();
+    }
+    "@\n"
+}
+
+impl Continuing {
+    /// The measure the model writes first, when the score numbers its barlines.
+    pub fn from_measure(&self) -> Option<u32> {
+        self.cut.measure
+    }
+
+    /// The prime the model reads (the end of the given music, prepared).
+    pub fn prime(&self) -> &str {
+        &self.prime
+    }
+
+    /// `opts` for this continuation: primed with the score, in its meter. A prime of one's own,
+    /// a meter other than the score's and sampling without the grammar are refused: the
+    /// continuation goes on from the score, in its meter, and must stay a valid score.
+    pub fn options(&self, opts: &SampleOptions) -> Result<SampleOptions, ContinueError> {
+        if opts.raw {
+            return Err(ContinueError::Refused(
+                "keeps to the **kern grammar (the score stays valid): sample it without --raw",
+            ));
+        }
+        if opts.prime != SampleOptions::default().prime && opts.prime != self.prime {
+            return Err(ContinueError::Refused(
+                "is primed with the score itself: give no prime of your own",
+            ));
+        }
+        let meter = match (opts.meter, self.cut.meter) {
+            (MeterChoice::Fixed(m), Some(score)) if m != score => {
+                return Err(ContinueError::Refused(
+                    "keeps the score's meter: leave the meter to the music (auto)",
+                ))
+            }
+            (_, Some(score)) => MeterChoice::Fixed(score),
+            (chosen, None) => chosen,
+        };
+        Ok(SampleOptions { prime: self.prime.clone(), meter, ..opts.clone() })
+    }
+
+    /// The continued score of a sample drawn with [`Continuing::options`] (`raw` starts with
+    /// the prime), marked with `title` where the model takes over; with `max_measures`, of the
+    /// model's first measures only.
+    pub fn score(
+        &self,
+        raw: &str,
+        title: &str,
+        max_measures: Option<usize>,
+    ) -> Result<Score, ContinueError> {
+        let text = raw.strip_prefix(self.prime.as_str()).ok_or(ContinueError::Refused(
+            "scores a sample that starts with the score's prime: this one does not",
+        ))?;
+        let c = self.cut.score(text, title, max_measures);
+        Ok(Score {
+            kern: c.kern,
+            measures: c.measures,
+            dropped_lines: 0,
+            spines: self.cut.spines.len(),
+            movements: 1,
+            measures_left_out: c.measures_left_out,
+        })
     }
 }
 

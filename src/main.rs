@@ -164,18 +164,25 @@ struct SampleArgs {
     #[arg(long, default_value_t = SampleOptions::default().seed)]
     seed: u64,
     /// Text to start from (default: a barline, "@" and a line end)
-    #[arg(long, conflicts_with = "prime_file")]
+    #[arg(long, conflicts_with_all = ["prime_file", "continue_from"])]
     prime: Option<String>,
     /// Read the prime text from a file
-    #[arg(long)]
+    #[arg(long, conflicts_with = "continue_from")]
     prime_file: Option<PathBuf>,
+    /// Continue this **kern score: prints it unchanged, then the model's measures in its spines
+    /// and meter (a complete score; notices about the prime go to stderr)
+    #[arg(long = "continue", value_name = "FILE.krn")]
+    continue_from: Option<PathBuf>,
+    /// With --continue: keep the measures before this one and compose from its barline on
+    #[arg(long, requires = "continue_from", value_name = "N")]
+    from_measure: Option<u32>,
     /// Characters to sample after the prime
     #[arg(long, default_value_t = SampleOptions::default().length, allow_negative_numbers = true)]
     length: usize,
     /// Always take the most likely character
     #[arg(long)]
     argmax: bool,
-    /// Print a complete **kern score instead of the raw sample
+    /// Print a complete **kern score instead of the raw sample (always so with --continue)
     #[arg(long)]
     kern: bool,
     /// Sample without the **kern grammar (the published behaviour: fields and measures may not add up)
@@ -273,6 +280,16 @@ fn load_weights(path: &Path) -> Result<Weights, String> {
     Weights::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// A text file's content, or an error that names it (`what`: "score", ...).
+fn read_text(path: &Path, what: &str) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{what} file {} does not exist", path.display()),
+        _ => format!("cannot read {what} file {}: {e}", path.display()),
+    })?;
+    String::from_utf8(bytes)
+        .map_err(|_| format!("{what} file {} is not text (not UTF-8)", path.display()))
+}
+
 fn cmd_sample(a: SampleArgs) -> Result<ExitCode, String> {
     let prime = match (&a.prime, &a.prime_file) {
         (_, Some(f)) => std::fs::read_to_string(f)
@@ -280,7 +297,7 @@ fn cmd_sample(a: SampleArgs) -> Result<ExitCode, String> {
         (Some(p), None) => p.clone(),
         (None, None) => SampleOptions::default().prime,
     };
-    let opts = SampleOptions {
+    let mut opts = SampleOptions {
         temperature: a.temperature,
         seed: a.seed,
         prime,
@@ -291,7 +308,24 @@ fn cmd_sample(a: SampleArgs) -> Result<ExitCode, String> {
     };
     // Cheap checks before reading the model, so a typo is reported at once.
     opts.validate().map_err(|e| e.to_string())?;
+    let score = match &a.continue_from {
+        Some(f) => Some(read_text(f, "score")?),
+        None => None,
+    };
     let composer = Composer::from_weights(&load_weights(&a.model)?);
+    let continuing = match (&score, &a.continue_from) {
+        (Some(text), Some(f)) => {
+            let c = composer
+                .continuing(text, a.from_measure)
+                .map_err(|e| format!("cannot continue {}: {e}", f.display()))?;
+            for n in &c.notices {
+                eprintln!("notice: {}: {n}", f.display());
+            }
+            opts = c.options(&opts).map_err(|e| e.to_string())?;
+            Some(c)
+        }
+        _ => None,
+    };
     let model = composer.model().clone();
     let mut raw = opts.prime.clone();
     let t0 = Instant::now();
@@ -323,7 +357,11 @@ fn cmd_sample(a: SampleArgs) -> Result<ExitCode, String> {
             n as f64 / secs.max(1e-9)
         );
     }
-    let text = if a.kern { composer.score(&raw, &opts, None).kern } else { raw };
+    let text = match &continuing {
+        Some(c) => c.score(&raw, &composer.title(&opts), None).map_err(|e| e.to_string())?.kern,
+        None if a.kern => composer.score(&raw, &opts, None).kern,
+        None => raw,
+    };
     print_out(&text)?;
     Ok(ExitCode::SUCCESS)
 }

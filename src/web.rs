@@ -102,6 +102,19 @@ pub fn check_score(kern: &str) -> Result<JsValue, WebError> {
     to_js(&composer::check_score(kern))
 }
 
+/// The velocity (0 to 1) of the notes of each line of a **kern score (index 0: its first
+/// line), from its **dynam spines' dynamics: what playback sounds a note at line L with.
+#[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = lineVelocities))]
+pub fn line_velocities(kern: &str) -> Vec<f32> {
+    crate::kern::playback::line_velocities(kern)
+}
+
+/// The first tempo a **kern score sets (`*MM`, quarter notes per minute), or `undefined`.
+#[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = scoreTempo))]
+pub fn score_tempo(kern: &str) -> Option<f32> {
+    crate::kern::playback::tempo(kern)
+}
+
 /// A loaded model.
 #[cfg_attr(target_family = "wasm", wasm_bindgen)]
 pub struct Composer {
@@ -155,6 +168,18 @@ impl Composer {
         gpu::GpuComposer::new(self)
     }
 
+    /// A real **kern score to continue with this model, from the barline of measure
+    /// `fromMeasure` (a whole number, or text of one) or, when that is `undefined`, `null` or
+    /// empty, at its end: what `kernrnn sample --continue FILE --from-measure N` reads. Throws
+    /// with the reason a text cannot be continued (not **kern, no music, no such measure).
+    pub fn continuation(
+        &self,
+        kern: &str,
+        from_measure: JsValue,
+    ) -> Result<Continuation, WebError> {
+        self.continuation_with(kern, from_js::<Option<composer::JsNumber>>(from_measure)?)
+    }
+
     /// The complete **kern score of `raw`, sampled with `opts`, exactly as
     /// `kernrnn sample --kern` writes it; `score` options `{ maxMeasures }` keep only the first
     /// measures. Resolves to `{ kern, measures, droppedLines, spines, movements,
@@ -166,6 +191,15 @@ impl Composer {
 
 /// The API with Rust types, for native tests and for the JavaScript wrappers above.
 impl Composer {
+    pub fn continuation_with(
+        &self,
+        kern: &str,
+        from_measure: Option<composer::JsNumber>,
+    ) -> Result<Continuation, WebError> {
+        let from = composer::from_measure(&from_measure)?;
+        Ok(Continuation { inner: self.inner.continuing(kern, from)?, model: self.inner.clone() })
+    }
+
     pub fn start_with(&self, opts: JsSampleOptions) -> Result<Sampling, WebError> {
         Ok(Sampling { sampler: self.inner.start(resolve(opts)?)? })
     }
@@ -178,6 +212,60 @@ impl Composer {
     ) -> Result<composer::Score, WebError> {
         let (_, max_measures) = score.resolve()?;
         Ok(self.inner.score(raw, &resolve(opts)?, max_measures))
+    }
+}
+
+/// A score being continued (`Composer.continuation`): sample with `options(opts)`, on the CPU
+/// or the GPU, then make the score with `score(raw, opts)`.
+#[cfg_attr(target_family = "wasm", wasm_bindgen)]
+pub struct Continuation {
+    inner: composer::Continuing,
+    model: Inner,
+}
+
+#[cfg_attr(target_family = "wasm", wasm_bindgen)]
+impl Continuation {
+    /// What was left out of the score to prime the model (an Array of sentences).
+    pub fn notices(&self) -> Result<JsValue, WebError> {
+        to_js(&self.inner.notices)
+    }
+
+    /// The number of the measure the model writes first (`undefined` when the score numbers no
+    /// barline).
+    #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = fromMeasure))]
+    pub fn from_measure(&self) -> Option<u32> {
+        self.inner.from_measure()
+    }
+
+    /// Sampling options for this continuation, as `checkOptions` returns them: `opts` primed
+    /// with the score and in its meter; throws for a prime of one's own, another meter or
+    /// `raw`.
+    pub fn options(&self, opts: JsValue) -> Result<JsValue, WebError> {
+        to_js(&composer::OptionsView::from(&self.options_with(from_js(opts)?)?))
+    }
+
+    /// The continued score of `raw` (sampled with `options(...)`): the given score unchanged,
+    /// then the model's measures; `score` options `{ maxMeasures }` keep only the model's first
+    /// measures. Resolves to `{ kern, measures, spines, measuresLeftOut, ... }`.
+    pub fn score(&self, raw: &str, opts: JsValue, score: JsValue) -> Result<JsValue, WebError> {
+        to_js(&self.score_with(raw, from_js(opts)?, from_js(score)?)?)
+    }
+}
+
+impl Continuation {
+    pub fn options_with(&self, opts: JsSampleOptions) -> Result<SampleOptions, WebError> {
+        Ok(self.inner.options(&resolve(opts)?)?)
+    }
+
+    pub fn score_with(
+        &self,
+        raw: &str,
+        opts: JsSampleOptions,
+        score: JsScoreOptions,
+    ) -> Result<composer::Score, WebError> {
+        let (_, max_measures) = score.resolve()?;
+        let title = self.model.title(&resolve(opts)?);
+        Ok(self.inner.score(raw, &title, max_measures)?)
     }
 }
 
