@@ -4,6 +4,7 @@
 import {
   checkOptions,
   chooseBackend,
+  continuation,
   download,
   loadManifest,
   loadModel,
@@ -22,6 +23,11 @@ const ui = {
   model: $("model"),
   modelInfo: $("model-info"),
   file: $("file"),
+  continueFile: $("continue-file"),
+  continueClear: $("continue-clear"),
+  continueInfo: $("continue-info"),
+  fromMeasure: $("from-measure"),
+  regenerate: $("regenerate"),
   temperature: $("temperature"),
   seed: $("seed"),
   dice: $("dice"),
@@ -64,13 +70,21 @@ const state = {
   fileModel: null, // { file, promise } for a weights file the user loaded
   backend: null,
   abort: null,
-  piece: null, // { raw, kern, opts, modelName, modelKey, backend, chars, millis, stopped }
+  piece: null, // { raw, kern, opts, userOpts, regens, cont, modelName, modelKey, backend, chars, millis, stopped }
+  score: null, // { name, text }: a score the user gave, which Compose continues
 };
 
 const style = document.createElement("style");
 style.textContent = SCORE_CSS;
 document.head.append(style);
-const view = new ScoreView($("score"), { lane: "page", emptyText: "Compose a piece: its score appears here." });
+const view = new ScoreView($("score"), {
+  lane: "page",
+  emptyText: "Compose a piece: its score appears here.",
+  onMeasure: (n) => {
+    ui.fromMeasure.value = n;
+    showRegenerate();
+  },
+});
 
 function setState(s) {
   document.body.dataset.state = s;
@@ -157,6 +171,22 @@ function selectModel(value) {
   showModelInfo();
 }
 
+/** Loads a weights file the user chose or dropped, and selects it. */
+function loadWeightsFile(file) {
+  clearError();
+  const promise = loadModel(file, `your file ${file.name}`);
+  state.fileModel = { file, promise };
+  let opt = [...ui.model.options].find((o) => o.value === "file");
+  opt ??= addOption("file", "");
+  opt.textContent = `Your file: ${file.name}`;
+  ui.model.value = "file";
+  showModelInfo();
+  promise.then(
+    ({ info }) => (ui.modelInfo.textContent = `your file ${file.name}: ${info.name || "unnamed"}, ${info.layers}×${info.hidden} LSTM`),
+    (e) => showError(e.message),
+  );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Options and the URL
 
@@ -223,7 +253,7 @@ function applyDefaults(d) {
  * says `backend=webgpu`, since its random stream differs from the CPU's, so the link recreates
  * it there (where WebGPU is missing, the CPU gives another piece).
  */
-function optionsHash(opts, modelKey, backend = ui.backendChoice.value) {
+function optionsHash(opts, modelKey, backend = ui.backendChoice.value, regens = [], score = null) {
   const d = state.defaults.options;
   const p = new URLSearchParams();
   if (modelKey) p.set("model", modelKey);
@@ -235,6 +265,17 @@ function optionsHash(opts, modelKey, backend = ui.backendChoice.value) {
   if (opts.raw) p.set("raw", "1");
   if (opts.meter !== d.meter) p.set("meter", opts.meter);
   if (backend && backend !== "auto") p.set("backend", backend);
+  // The score it continues (when a link can hold it), and from which measure.
+  if (score?.packed) {
+    p.set("score", score.packed);
+    p.set("scorename", score.name);
+    if (score.from) p.set("scorefrom", score.from);
+  }
+  // Each regeneration: from which measure, with which seed (in order; see regenerateFrom).
+  for (const r of regens) {
+    p.append("from", r.from);
+    p.append("seed2", r.seed);
+  }
   return "#" + p.toString();
 }
 
@@ -242,8 +283,12 @@ function setHash(hash) {
   if (location.hash !== hash) history.replaceState(null, "", hash);
 }
 
-/** The option names a link may carry (besides model and backend). */
+/** The option names a link may carry (besides model, backend and the regenerations). */
 const LINK_OPTIONS = ["temperature", "seed", "length", "prime", "argmax", "raw", "meter"];
+/** What else a link may carry: the model, the backend, the score continued, the regenerations. */
+const LINK_PIECE = ["model", "backend", "score", "scorename", "scorefrom", "from", "seed2"];
+/** The most regenerations a link may ask for (each composes the piece again). */
+const MAX_LINK_REGENS = 8;
 
 /**
  * Puts the URL fragment's options in the form as written (the library checks them when the
@@ -257,7 +302,7 @@ function applyHash() {
   for (const name of LINK_OPTIONS) if (p.has(name)) given[name] = p.get(name);
   writeForm(given);
   for (const name of Object.keys(given)) state.touched.add(name);
-  const unknown = [...p.keys()].filter((k) => !LINK_OPTIONS.includes(k) && k !== "model" && k !== "backend");
+  const unknown = [...p.keys()].filter((k) => !LINK_OPTIONS.includes(k) && !LINK_PIECE.includes(k));
   if (unknown.length) throw new Error(`unknown option${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")}`);
   const backend = p.get("backend") || "auto";
   if (![...ui.backendChoice.options].some((o) => o.value === backend)) {
@@ -265,7 +310,68 @@ function applyHash() {
   }
   ui.backendChoice.value = backend;
   if (p.get("model")) selectModel(p.get("model"));
-  return { given, auto: p.has("seed") };
+  return { given, auto: p.has("seed"), regens: linkRegens(p), score: linkScore(p) };
+}
+
+/**
+ * The regenerations a link asks for: `from` (a measure) and `seed2` pairs, in order. Their
+ * values are the library's to check (a wrong one is named when the piece is composed).
+ */
+function linkRegens(p) {
+  const from = p.getAll("from");
+  const seeds = p.getAll("seed2");
+  if (from.length !== seeds.length) throw new Error(`each "from" (a measure to regenerate from) needs its "seed2", got ${from.length} and ${seeds.length}`);
+  if (from.length > MAX_LINK_REGENS) throw new Error(`at most ${MAX_LINK_REGENS} regenerations, got ${from.length}`);
+  if (from.length && !p.has("seed")) throw new Error(`"from" regenerates a piece: the link needs its "seed"`);
+  return from.map((f, i) => ({ from: f, seed: seeds[i] }));
+}
+
+/** The score a link continues: { packed, name, from } (packScore's text), or null. */
+function linkScore(p) {
+  if (!p.has("score")) {
+    for (const k of ["scorename", "scorefrom"]) if (p.has(k)) throw new Error(`"${k}" belongs to a continued score: the link has no "score"`);
+    return null;
+  }
+  if (p.get("score").length > MAX_LINK_SCORE) throw new Error(`the score is ${p.get("score").length.toLocaleString("en")} characters long, more than a link may hold (${MAX_LINK_SCORE.toLocaleString("en")})`);
+  return { packed: p.get("score"), name: p.get("scorename") || "the linked score", from: p.get("scorefrom") || "" };
+}
+
+/**
+ * The longest score a link carries, as packScore writes it: browsers keep longer addresses
+ * (Chromium 2 MB), but mail and chat programs cut them; every score of the corpus-extra
+ * editions fits (the longest, 75 kB of **kern, packs to 29,047 characters).
+ */
+const MAX_LINK_SCORE = 100_000;
+
+/**
+ * A score as a link carries it: { packed } (its UTF-8 text, deflated, in URL-safe base64), or
+ * { packed: null, packedWhy } when it is longer than MAX_LINK_SCORE.
+ */
+async function packScore(text) {
+  const deflated = new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("deflate-raw")));
+  const bytes = new Uint8Array(await deflated.arrayBuffer());
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  const packed = btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  if (packed.length > MAX_LINK_SCORE) return { packed: null, packedWhy: `${packed.length.toLocaleString("en")} characters packed, the most is ${MAX_LINK_SCORE.toLocaleString("en")}` };
+  return { packed };
+}
+
+/** The text of a link's packed score; rejects, saying so, when the link damaged it. */
+async function unpackScore(packed) {
+  let bytes;
+  try {
+    const binary = atob(packed.replace(/-/g, "+").replace(/_/g, "/"));
+    bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  } catch {
+    throw new Error("its score is damaged (not URL-safe base64): was the link cut short?");
+  }
+  try {
+    const inflated = new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw")));
+    return new TextDecoder("utf-8", { fatal: true }).decode(await inflated.arrayBuffer());
+  } catch {
+    throw new Error("its score is damaged (it does not inflate to UTF-8 text): was the link cut short?");
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,6 +383,8 @@ function busy(on) {
   ui.stop.disabled = !on;
   ui.model.disabled = on;
   ui.file.disabled = on;
+  ui.continueFile.disabled = on;
+  ui.regenerate.disabled = on || !state.piece;
   for (const b of document.querySelectorAll("[data-download], #share")) b.disabled = on || !state.piece;
   setState(on ? "composing" : state.piece ? "done" : "idle");
 }
@@ -293,16 +401,19 @@ function showBackend(b) {
   if (b.webgpu) ui.backend.dataset.webgpu = b.webgpu.available ? "available" : "unavailable";
 }
 
-/** The score of `raw` (sampled with `opts`) as the command line writes it, of at most `max` measures. */
-function scoreOf(model, raw, opts, max) {
-  return model.composer.score(raw, opts, max ? { maxMeasures: max } : {});
+/**
+ * The score of `raw` (sampled with `opts`) as the command line writes it, of at most `max`
+ * measures (of the model's, when `cont` continues a score).
+ */
+function scoreOf(model, raw, opts, max, cont = null) {
+  return (cont || model.composer).score(raw, opts, max ? { maxMeasures: max } : {});
 }
 
 /**
  * Samples one piece with live progress; `live` engraves the measures as they arrive. `backend`
  * forces a path ("cpu" for the variations one by one); by default the page's choice.
  */
-async function composeOne(model, opts, { signal, live, progress, backend }) {
+async function composeOne(model, opts, { signal, live, progress, backend, extra = {} }) {
   let measures = 0;
   let lastDraw = 0;
   const choice = await chooseBackend(backend || ui.backendChoice.value, model);
@@ -315,7 +426,7 @@ async function composeOne(model, opts, { signal, live, progress, backend }) {
       if (live && now - lastDraw > 300 && measures < MAX_ENGRAVED_MEASURES) {
         lastDraw = now;
         ui.raw.textContent = raw;
-        const score = scoreOf(model, raw, opts, MAX_ENGRAVED_MEASURES);
+        const score = scoreOf(model, raw, opts, MAX_ENGRAVED_MEASURES, extra.cont);
         if (score.measures > measures) {
           measures = score.measures;
           ui.kern.textContent = score.kern;
@@ -325,24 +436,32 @@ async function composeOne(model, opts, { signal, live, progress, backend }) {
     },
   });
   if (s.backend !== choice.backend) showBackend(s);
-  return makePiece(model, opts, s);
+  return makePiece(model, opts, s, extra);
 }
 
 /**
  * A piece from a finished sample `s` ({ raw, chars, millis, backend, ... }): its score (the
  * downloads), what the page engraves (its first measures when it is long) and, for the
- * variations, a preview made when asked for.
+ * variations, a preview made when asked for. `extra`: { cont, userOpts, regens, score }
+ * when it continues a score (`userOpts`: the options its link starts from; `score`: the
+ * user's, as in state.score, or null for a piece regenerated from a measure).
  */
-function makePiece(model, opts, s) {
-  const engraved = scoreOf(model, s.raw, opts, MAX_ENGRAVED_MEASURES);
+function makePiece(model, opts, s, { cont = null, userOpts = opts, regens = [], score = null } = {}) {
+  const engraved = scoreOf(model, s.raw, opts, MAX_ENGRAVED_MEASURES, cont);
   const cut = engraved.measuresLeftOut > 0;
-  const kern = cut ? scoreOf(model, s.raw, opts).kern : engraved.kern;
-  const preview = () => scoreOf(model, s.raw, opts, PREVIEW_MEASURES).kern;
-  return { ...s, kern, engraved: engraved.kern, measures: engraved.measures + engraved.measuresLeftOut, preview, cut, opts, modelName: model.info.name, modelKey: model.key };
+  const kern = cut ? scoreOf(model, s.raw, opts, 0, cont).kern : engraved.kern;
+  const preview = () => scoreOf(model, s.raw, opts, PREVIEW_MEASURES, cont).kern;
+  const from = cont ? cont.fromMeasure() : undefined;
+  return { ...s, kern, engraved: engraved.kern, measures: engraved.measures + engraved.measuresLeftOut, preview, cut, opts, userOpts, regens, cont, from, score, modelName: model.info.name, modelKey: model.key };
+}
+
+/** A variation's `extra` (see makePiece): the continuation's, with the variation's seed. */
+function variationExtra(extra, opts) {
+  return extra.cont ? { ...extra, userOpts: { ...extra.userOpts, seed: opts.seed } } : {};
 }
 
 /** The 8 variations on the GPU in one batch (each dispatch advances all 8); null if it fails. */
-async function variationsOnGpu(model, choice, optsList, signal) {
+async function variationsOnGpu(model, choice, optsList, signal, extra) {
   try {
     const total = optsList.reduce((a, o) => a + o.length, 0);
     const b = await sampleBatchOnGpu(model, optsList, {
@@ -354,7 +473,7 @@ async function variationsOnGpu(model, choice, optsList, signal) {
       },
     });
     const perPiece = { backend: "webgpu", reason: choice.reason, fallback: false, dispatches: b.dispatches };
-    return { pieces: b.pieces.map((s, i) => makePiece(model, optsList[i], { ...s, ...perPiece })), dispatches: b.dispatches, millis: b.millis };
+    return { pieces: b.pieces.map((s, i) => makePiece(model, optsList[i], { ...s, ...perPiece }, variationExtra(extra, optsList[i]))), dispatches: b.dispatches, millis: b.millis };
   } catch (e) {
     showBackend({ ...choice, backend: "cpu", fallback: true, reason: `WebGPU failed (${e.message || e}): the variations are sampled on the CPU (WebAssembly)` });
     return null;
@@ -364,9 +483,10 @@ async function variationsOnGpu(model, choice, optsList, signal) {
 /**
  * Runs one composing task (a piece, or the variations): the form's options checked against
  * the selected model, the controls busy meanwhile, Stop and Escape abort it, any failure shown.
- * `task(model, opts, signal)` does the work.
+ * `task(model, opts, signal, extra)` does the work; when the user gave a score (and
+ * `continuing`), `opts` continue it and `extra` is { cont, userOpts, score }.
  */
-async function run(task) {
+async function run(task, { continuing = true } = {}) {
   clearError();
   state.abort?.abort();
   const abort = new AbortController();
@@ -376,8 +496,13 @@ async function run(task) {
     say("Loading the model…");
     await state.ready;
     const model = await selectedModel();
-    const opts = await readForm(model);
-    await task(model, opts, abort.signal);
+    const userOpts = await readForm(model);
+    const given = continuing ? state.score : null;
+    const score = given && { ...given, from: ui.fromMeasure.value.trim() };
+    const cont = score ? continuation(model, score.text, score.from, score.name) : null;
+    const opts = cont ? cont.options(userOpts) : userOpts;
+    if (cont) showContinuing(score, cont);
+    await task(model, opts, abort.signal, cont ? { cont, userOpts, score } : {});
   } catch (e) {
     showError(e.message || String(e));
     say("");
@@ -392,30 +517,34 @@ async function run(task) {
 }
 
 function compose() {
-  return run(async (model, opts, signal) => {
-    view.clear("Composing…");
-    ui.kern.textContent = ui.raw.textContent = "";
-    ui.check.hidden = true;
-    state.piece = null;
-    ui.progress.value = 0;
-    setHash(optionsHash(opts, model.key));
-    say("Composing…");
-    const piece = await composeOne(model, opts, {
-      signal,
-      live: true,
-      progress: (chars, total, millis) => {
-        ui.progress.value = Math.min(1, chars / total);
-        say(`${chars.toLocaleString("en")} / ${total.toLocaleString("en")} characters · ${rate(chars, millis)}`);
-      },
-    });
-    say(
-      `${piece.stopped ? "Stopped after" : "Composed"} ${piece.chars.toLocaleString("en")} characters in ` +
-        `${(piece.millis / 1000).toFixed(1)} s (${rate(piece.chars, piece.millis)}) on the ${piece.backend === "webgpu" ? "GPU (WebGPU)" : "CPU"}` +
-        (piece.dispatches ? `, ${piece.dispatches.toLocaleString("en")} GPU dispatches (${(piece.dispatches / Math.max(piece.chars, 1)).toFixed(2)} per character).` : "."),
-    );
-    if (piece.backend === "webgpu") setHash(optionsHash(opts, model.key, "webgpu"));
-    await setPiece(piece);
+  return run(composeTask);
+}
+
+/** Composes one piece (from scratch, or continuing `extra.cont`) and shows it. */
+async function composeTask(model, opts, signal, extra = {}) {
+  view.clear("Composing…");
+  ui.kern.textContent = ui.raw.textContent = "";
+  ui.check.hidden = true;
+  state.piece = null;
+  ui.progress.value = 0;
+  setHash(optionsHash(extra.userOpts || opts, model.key, undefined, extra.regens, extra.score));
+  say("Composing…");
+  const piece = await composeOne(model, opts, {
+    signal,
+    extra,
+    live: true,
+    progress: (chars, total, millis) => {
+      ui.progress.value = Math.min(1, chars / total);
+      say(`${chars.toLocaleString("en")} / ${total.toLocaleString("en")} characters · ${rate(chars, millis)}`);
+    },
   });
+  say(
+    `${piece.stopped ? "Stopped after" : "Composed"} ${piece.chars.toLocaleString("en")} characters in ` +
+      `${(piece.millis / 1000).toFixed(1)} s (${rate(piece.chars, piece.millis)}) on the ${piece.backend === "webgpu" ? "GPU (WebGPU)" : "CPU"}` +
+      (piece.dispatches ? `, ${piece.dispatches.toLocaleString("en")} GPU dispatches (${(piece.dispatches / Math.max(piece.chars, 1)).toFixed(2)} per character).` : "."),
+  );
+  if (piece.backend === "webgpu") setHash(optionsHash(piece.userOpts, model.key, "webgpu", piece.regens, piece.score));
+  await setPiece(piece);
 }
 
 /** The checker's report on the score (`kernrnn check`): the same Rust code, in the wasm. */
@@ -445,10 +574,12 @@ async function setPiece(piece) {
     ui.check.hidden = false;
   });
   ui.progress.value = 1;
+  const continued = piece.cont ? `${piece.score ? `continues ${piece.score.name}` : "regenerated"}${piece.from != null ? ` from measure ${piece.from}` : ""}: ` : "";
   ui.pieceInfo.textContent = `${piece.modelName}, seed ${piece.opts.seed}, temperature ${piece.opts.temperature}` +
-    (piece.opts.argmax ? ", argmax" : "") + (piece.opts.raw ? ", no grammar" : "") + ` · ${piece.measures} measures` +
+    (piece.opts.argmax ? ", argmax" : "") + (piece.opts.raw ? ", no grammar" : "") + ` · ${continued}${piece.measures} measures${piece.cont ? " by the model" : ""}` +
     (piece.cut ? ` · the score shows the first ${MAX_ENGRAVED_MEASURES} measures; the downloads hold all` : "");
   busy(false);
+  showRegenerate();
   document.body.dataset.engraving = "1";
   try {
     await view.show(piece.engraved);
@@ -460,7 +591,7 @@ async function setPiece(piece) {
 }
 
 function composeVariations() {
-  return run(async (model, base, signal) => {
+  return run(async (model, base, signal, extra) => {
     ui.variationsList.replaceChildren();
     ui.variationsPanel.hidden = false;
     ui.variationsSeeds.textContent = `${base.seed} to ${base.seed + 7}`;
@@ -468,7 +599,7 @@ function composeVariations() {
     const optsList = Array.from({ length: 8 }, (_, k) => ({ ...base, seed: base.seed + k }));
     const choice = await chooseBackend(ui.backendChoice.value, model);
     showBackend(choice);
-    const gpu = choice.backend === "webgpu" ? await variationsOnGpu(model, choice, optsList, signal) : null;
+    const gpu = choice.backend === "webgpu" ? await variationsOnGpu(model, choice, optsList, signal, extra) : null;
     if (gpu) {
       for (const piece of gpu.pieces) addVariation(piece);
       const chars = gpu.pieces.reduce((a, p) => a + p.chars, 0);
@@ -483,6 +614,7 @@ function composeVariations() {
       const opts = optsList[k];
       const piece = await composeOne(model, opts, {
         signal,
+        extra: variationExtra(extra, opts),
         live: false,
         backend: "cpu",
         progress: (chars, _total, millis) => {
@@ -513,8 +645,8 @@ function addVariation(piece) {
   pick.addEventListener("click", async () => {
     for (const other of ui.variationsList.children) other.classList.remove("picked");
     li.classList.add("picked");
-    writeForm(piece.opts);
-    setHash(optionsHash(piece.opts, piece.modelKey, piece.backend === "webgpu" ? "webgpu" : ui.backendChoice.value));
+    writeForm(piece.userOpts);
+    setHash(optionsHash(piece.userOpts, piece.modelKey, piece.backend === "webgpu" ? "webgpu" : ui.backendChoice.value, [], piece.score));
     clearError();
     say(`Seed ${piece.opts.seed} picked.`);
     await setPiece(piece);
@@ -526,6 +658,83 @@ function addVariation(piece) {
     .call("render", piece.preview(), { scale: 25, pageWidth: 2400, pageHeight: 1200, adjustPageHeight: true }, [1])
     .then((r) => r.pages[0] && showSvg(thumb, r.pages[0][1]))
     .catch((e) => (thumb.textContent = `(no preview: ${e.message || e})`));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Continuing a score, and regenerating a piece from a measure
+
+/** Says what Compose continues, and what the library left out of the score to prime the model. */
+function showContinuing(score, cont) {
+  const from = cont ? cont.fromMeasure() : null;
+  const notices = cont ? cont.notices() : [];
+  ui.continueInfo.textContent =
+    `Compose continues ${score.name}${from != null ? ` from measure ${from}` : ""}` +
+    (score.packed ? "." : ` (${score.packedWhy}: links cannot hold it).`) +
+    (notices.length ? ` Note: ${notices.join("; ")}.` : "");
+}
+
+/** Takes a .krn file (chosen or dropped) as the score Compose continues. */
+async function setScoreFile(file) {
+  clearError();
+  let text;
+  try {
+    text = await file.text();
+  } catch (e) {
+    return showError(`Cannot read ${file.name}: ${e.message || e}`);
+  }
+  useScore({ name: file.name, text, ...(await packScore(text)) });
+}
+
+/** `score` ({ name, text, packed }) is what Compose continues. */
+function useScore(score) {
+  state.score = score;
+  ui.continueClear.hidden = false;
+  ui.compose.textContent = "Continue the score";
+  showContinuing(state.score, null);
+}
+
+function clearScore() {
+  state.score = null;
+  ui.continueFile.value = "";
+  ui.continueInfo.textContent = "";
+  ui.continueClear.hidden = true;
+  ui.compose.textContent = "Compose";
+}
+
+/** The Regenerate button names the measure it regenerates from (the From measure field). */
+function showRegenerate() {
+  const n = ui.fromMeasure.value.trim();
+  ui.regenerate.textContent = n ? `Regenerate from measure ${n}` : "Regenerate from measure…";
+  ui.regenerate.disabled = !state.piece || !!state.abort;
+}
+
+/** Regenerates the shown piece from the From measure with a new seed (the dice's). */
+function regenerate() {
+  const base = state.piece;
+  if (!base) return;
+  const from = ui.fromMeasure.value.trim();
+  if (!from) {
+    showError("Click a measure of the score, or type its number under From measure, to regenerate from it.");
+    return;
+  }
+  return regenerateFrom(base, from, randomSeed());
+}
+
+/**
+ * Keeps the measures of `base` before measure `from` byte for byte and samples the rest again
+ * with `seed`, the other options as `base`'s; the link records it (from, seed2).
+ */
+function regenerateFrom(base, from, seed) {
+  if (base.modelKey && ui.model.value !== base.modelKey) selectModel(base.modelKey);
+  return run(
+    async (model, _form, signal) => {
+      const cont = continuation(model, base.kern, from, "this piece");
+      const opts = cont.options({ ...base.opts, prime: undefined, meter: "auto", seed });
+      const regens = [...base.regens, { from: cont.fromMeasure() ?? from, seed }];
+      await composeTask(model, opts, signal, { cont, userOpts: base.userOpts, regens, score: base.score });
+    },
+    { continuing: false },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -553,6 +762,11 @@ async function saveAs(kind) {
 }
 
 async function share() {
+  const score = state.piece?.score;
+  if (score && !score.packed) {
+    say(`This piece continues your file ${score.name}, too long for a link (${score.packedWhy}): download its .krn to keep it.`);
+    return;
+  }
   const url = location.href;
   try {
     await navigator.clipboard.writeText(url);
@@ -579,22 +793,23 @@ async function start() {
     ui.seed.focus();
   });
   ui.model.addEventListener("change", showModelInfo);
-  ui.file.addEventListener("change", () => {
-    const file = ui.file.files?.[0];
-    if (!file) return;
-    clearError();
-    const promise = loadModel(file, `your file ${file.name}`);
-    state.fileModel = { file, promise };
-    let opt = [...ui.model.options].find((o) => o.value === "file");
-    opt ??= addOption("file", "");
-    opt.textContent = `Your file: ${file.name}`;
-    ui.model.value = "file";
-    showModelInfo();
-    promise.then(
-      ({ info }) => (ui.modelInfo.textContent = `your file ${file.name}: ${info.name || "unnamed"}, ${info.layers}×${info.hidden} LSTM`),
-      (e) => showError(e.message),
-    );
+  ui.continueFile.addEventListener("change", () => ui.continueFile.files?.[0] && setScoreFile(ui.continueFile.files[0]));
+  ui.continueClear.addEventListener("click", clearScore);
+  ui.fromMeasure.addEventListener("input", showRegenerate);
+  ui.regenerate.addEventListener("click", regenerate);
+  // A .krn dropped anywhere on the page is a score to continue; a .safetensors a model.
+  document.addEventListener("dragover", (e) => {
+    if ([...(e.dataTransfer?.types || [])].includes("Files")) e.preventDefault();
   });
+  document.addEventListener("drop", (e) => {
+    const file = e.dataTransfer?.files?.[0];
+    if (!file) return;
+    e.preventDefault();
+    if (/\.safetensors$/i.test(file.name)) return loadWeightsFile(file);
+    if (/\.(krn|kern|txt)$/i.test(file.name) || file.type.startsWith("text/")) return setScoreFile(file);
+    showError(`Drop a .krn score (to continue it) or a .safetensors weights file, not ${file.name}.`);
+  });
+  ui.file.addEventListener("change", () => ui.file.files?.[0] && loadWeightsFile(ui.file.files[0]));
   for (const b of document.querySelectorAll("[data-download]")) b.addEventListener("click", () => saveAs(b.dataset.download));
   ui.share.addEventListener("click", share);
   ui.textview.addEventListener("change", () => {
@@ -654,7 +869,23 @@ async function followLink(link) {
   } catch (e) {
     return showError(`This link's options are invalid: ${e.message}`);
   }
-  compose();
+  // The link's piece: from scratch or continuing its score, then regenerated.
+  if (link.score) {
+    let text;
+    try {
+      text = await unpackScore(link.score.packed);
+    } catch (e) {
+      return showError(`This link's options are invalid: ${e.message}`);
+    }
+    useScore({ name: link.score.name, text, packed: link.score.packed });
+    ui.fromMeasure.value = link.score.from;
+  } else clearScore();
+  await compose();
+  for (const r of link.regens) {
+    if (!state.piece || !ui.error.hidden) return;
+    ui.fromMeasure.value = r.from;
+    await regenerateFrom(state.piece, r.from, r.seed);
+  }
 }
 
 start().catch((e) => showError(e.message || String(e)));

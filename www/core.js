@@ -52,6 +52,30 @@ export async function fetchBytes(url, what = "file") {
   return new Uint8Array(await res.arrayBuffer());
 }
 
+/** Downloads a **kern score (text), with an Error naming it when it is not text. */
+export async function fetchScore(url) {
+  const bytes = await fetchBytes(url, "score");
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new Error(`the score ${url} is not text (not UTF-8): is it a .krn file?`);
+  }
+}
+
+/**
+ * The continuation of the **kern `text` from measure `from` (empty, null or undefined: its
+ * end), read for `model` by the library (the code of `kernrnn sample --continue`): sample with
+ * `cont.options(opts)`, score with `cont.score(raw, opts, {})`. Throws the reason a text cannot
+ * be continued, naming it as `name`.
+ */
+export function continuation(model, text, from, name = "the score") {
+  try {
+    return model.composer.continuation(text, from);
+  } catch (e) {
+    throw new Error(`Cannot continue ${name}: ${e.message || e}`);
+  }
+}
+
 /** The list of shipped models (models/manifest.json beside these files), with absolute URLs. */
 export async function loadManifest(url = here("./models/manifest.json")) {
   const bytes = await fetchBytes(url, "model list");

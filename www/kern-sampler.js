@@ -8,13 +8,19 @@
 // first model of models/manifest.json beside this file), temperature, seed, length, prime,
 // argmax (boolean), raw (boolean: no **kern grammar), meter ("auto", the default: from the
 // music; or "3/4"), backend (auto | webgpu |
-// cpu), autogenerate (boolean).
-// Method generate() -> Promise<{ kern, raw, backend, chars, millis, ... }>; stop().
+// cpu), autogenerate (boolean), continue (URL of a .krn score: the element continues it, its
+// music unchanged), from-measure (with continue: keep the measures before this one and compose
+// from its barline on).
+// Method generate({ continueFrom, fromMeasure }) -> Promise<{ kern, raw, backend, chars,
+// millis, ... }> (continueFrom: the text of a .krn score to continue instead of the continue
+// attribute's); stop().
 // Events: progress { chars, total }, done (the result), error { message }.
 
 import {
   checkOptions,
   chooseBackend,
+  continuation,
+  fetchScore,
   loadManifest,
   loadModel,
   resolveAsset,
@@ -126,10 +132,13 @@ export class KernSampler extends HTMLElement {
   }
 
   /**
-   * Composes with the current attributes. Resolves to
-   * { kern, raw, backend, chars, millis, total, stopped, model, seed, temperature, backendReason }.
+   * Composes with the current attributes; with `continueFrom` (the text of a **kern score), or
+   * the `continue` attribute (its URL), continues that score from `fromMeasure` (or the
+   * `from-measure` attribute; none: its end). Resolves to { kern, raw, backend, chars, millis,
+   * total, stopped, model, seed, temperature, backendReason }, and for a continuation
+   * { fromMeasure, notices } too.
    */
-  async generate() {
+  async generate({ continueFrom, fromMeasure } = {}) {
     this.#abort?.abort();
     const abort = new AbortController();
     this.#abort = abort;
@@ -151,8 +160,13 @@ export class KernSampler extends HTMLElement {
       };
       await checkOptions(given);
       this.#say("Loading…");
+      const url = this.getAttribute("continue");
+      const score = continueFrom != null ? { text: String(continueFrom), name: "the given score" } : url ? { text: await fetchScore(new URL(url, document.baseURI).href), name: url } : null;
       const model = await loadModel(await this.modelURL());
-      const opts = await checkOptions(given, model);
+      const checked = await checkOptions(given, model);
+      const from = fromMeasure ?? this.getAttribute("from-measure");
+      const cont = score ? continuation(model, score.text, from, score.name) : null;
+      const opts = cont ? cont.options(checked) : checked;
       const { composer, info } = model;
       if (!current()) throw superseded();
       const choice = await chooseBackend(this.getAttribute("backend") || "auto", model);
@@ -168,7 +182,7 @@ export class KernSampler extends HTMLElement {
         },
       });
       if (!current()) throw superseded();
-      const kern = composer.score(s.raw, opts, {}).kern;
+      const kern = (cont || composer).score(s.raw, opts, {}).kern;
       const result = {
         kern,
         raw: s.raw,
@@ -182,6 +196,8 @@ export class KernSampler extends HTMLElement {
         model: info.name,
         seed: opts.seed,
         temperature: opts.temperature,
+        // a continuation's: the measure the model writes first, and what its prime left out
+        ...(cont ? { fromMeasure: cont.fromMeasure(), notices: cont.notices() } : {}),
       };
       this.#result = result;
       this.#progress.value = 1;

@@ -1,8 +1,14 @@
 // An engraved score, one page at a time, with page navigation and playback that highlights the
 // sounding notes and turns the pages. Used by the page and by <kern-sampler>.
 
+import { loadWasm } from "./core.js";
 import { getEngraver, layoutFor, showSvg } from "./engraver.js";
 import { Player } from "./player.js";
+
+/** The tempo control's range, in quarter notes per minute, and verovio's tempo for a score with no `*MM`. */
+const MIN_TEMPO = 20;
+const MAX_TEMPO = 400;
+const DEFAULT_TEMPO = 120;
 
 /** Styles of the view (the page and the element's shadow root both adopt them). */
 export const SCORE_CSS = `
@@ -16,11 +22,18 @@ export const SCORE_CSS = `
 /* verovio paints ties that never close (a sample's loose ends) red: grey is enough. */
 svg g.tie.hanging, svg g.tie.hanging * { fill: #9e9e9e; stroke: #9e9e9e; }
 .kr-note { font-size: .9em; color: #8a5a00; }
+.kr-tempo { display: inline-flex; align-items: center; gap: .3rem; font-size: .9em; }
+.kr-tempo input { width: 4.5em; min-height: 2rem; }
+.kr-pick svg g.measure { cursor: pointer; }
+.kr-page svg g.measure.kr-picked > g.staff > *:not(path) { fill: #8a5a00; stroke: #8a5a00; }
 `;
 
 export class ScoreView {
-  /** Builds the view inside `root` (an element). `lane` keeps its renders apart from others. */
-  constructor(root, { lane = Symbol("score"), scale = 40, emptyText = "No score yet." } = {}) {
+  /**
+   * Builds the view inside `root` (an element). `lane` keeps its renders apart from others.
+   * With `onMeasure(n)`, a click on a measure picks it (marked) and calls it with its number.
+   */
+  constructor(root, { lane = Symbol("score"), scale = 40, emptyText = "No score yet.", onMeasure = null } = {}) {
     this.lane = lane;
     this.scale = scale;
     this.kern = null;
@@ -41,8 +54,15 @@ export class ScoreView {
     this.nextButton = button("›", "Next page");
     this.playButton = button("▶ Play");
     this.playButton.classList.add("kr-play");
+    const tempo = el("label", "kr-tempo", "♩ =");
+    this.tempoInput = el("input");
+    Object.assign(this.tempoInput, { type: "number", min: MIN_TEMPO, max: MAX_TEMPO, step: 1, inputMode: "numeric" });
+    this.tempoInput.setAttribute("aria-label", "Tempo of playback (quarter notes per minute)");
+    this.tempoInput.addEventListener("input", () => (this.tempoTouched = true));
+    this.tempoTouched = false;
+    tempo.append(this.tempoInput);
     this.note = el("span", "kr-note");
-    nav.append(this.prevButton, this.label, this.nextButton, this.playButton, this.note);
+    nav.append(this.prevButton, this.label, this.nextButton, this.playButton, tempo, this.note);
     this.pageEl = el("div", "kr-page");
     this.pageEl.dataset.empty = emptyText;
     this.pageEl.setAttribute("role", "img");
@@ -54,6 +74,10 @@ export class ScoreView {
     this.prevButton.addEventListener("click", () => this.go(this.index - 1, true));
     this.nextButton.addEventListener("click", () => this.go(this.index + 1, true));
     this.playButton.addEventListener("click", () => (this.playToken ? this.stop() : this.play()));
+    if (onMeasure) {
+      this.pageEl.classList.add("kr-pick");
+      this.pageEl.addEventListener("click", (e) => this.pick(e.target.closest?.("g.measure"), onMeasure));
+    }
     this.updateNav();
     if (typeof ResizeObserver !== "undefined") {
       let timer = 0;
@@ -82,6 +106,7 @@ export class ScoreView {
     if (!result) return false;
     this.kern = kern;
     this.options = options;
+    if (!this.tempoTouched) this.scoreTempo(kern).then((t) => !this.tempoTouched && this.kern === kern && (this.tempoInput.value = t));
     this.pageCount = result.pageCount;
     this.cache = new Map(result.pages.map(([n, svg]) => [n - 1, svg]));
     const [[shown]] = result.pages.length ? result.pages : [[1]];
@@ -90,9 +115,27 @@ export class ScoreView {
     return true;
   }
 
+  /** The tempo the score sets (`*MM`), else verovio's. */
+  async scoreTempo(kern) {
+    const t = (await loadWasm()).scoreTempo(kern);
+    return Math.round(t ?? DEFAULT_TEMPO);
+  }
+
+  /** The tempo control's value; one out of range is replaced by the score's, visibly. */
+  async tempo(kern) {
+    const chosen = Number(this.tempoInput.value);
+    if (this.tempoInput.value.trim() !== "" && chosen >= MIN_TEMPO && chosen <= MAX_TEMPO) return chosen;
+    const own = await this.scoreTempo(kern);
+    if (this.tempoInput.value.trim() !== "") this.tempoNote = `The tempo must be ${MIN_TEMPO} to ${MAX_TEMPO} quarter notes per minute, not "${this.tempoInput.value}": playing at the score's ${own}.`;
+    this.tempoInput.value = own;
+    this.tempoTouched = false;
+    return own;
+  }
+
   /** Forgets the score (a new piece starts). */
   clear(emptyText) {
     this.stop();
+    this.tempoTouched = false;
     this.kern = null;
     this.pageCount = 0;
     this.cache.clear();
@@ -154,8 +197,21 @@ export class ScoreView {
       const data = await getEngraver().call("playback", kern, this.options);
       if (this.playToken !== token) return; // stopped, or a new score, meanwhile
       if (!data.notes.length) throw new Error("this score has no notes to play");
+      this.tempoNote = "";
+      const speed = (await this.tempo(kern)) / (await this.scoreTempo(kern));
+      this.note.textContent = this.tempoNote;
+      const velocities = (await loadWasm()).lineVelocities(kern);
       this.lit.clear();
       await this.player.play(data, {
+        velocities,
+        speed,
+        onLoading: (loaded, total) => this.playToken === token && (this.note.textContent = `Loading the piano: ${loaded} of ${total} samples…`),
+        onInstrument: (name, reason) => {
+          if (this.playToken !== token) return;
+          this.root.dataset.instrument = name;
+          const synth = reason ? `Playing on a synthesizer: the piano did not load (${reason}).` : "";
+          this.note.textContent = [this.tempoNote, synth].filter(Boolean).join(" ");
+        },
         current: () => this.playToken === token,
         onEvent: (e) => {
           for (const id of e.off) {
@@ -186,6 +242,18 @@ export class ScoreView {
     this.lit.clear();
     this.playButton.textContent = "▶ Play";
     for (const g of this.pageEl.querySelectorAll(".kr-playing")) g.classList.remove("kr-playing");
+  }
+
+  /** Picks the measure `g` (an SVG group of the engraving): marks it, and calls `then(n)`. */
+  async pick(g, then) {
+    if (!g || !this.kern) return;
+    const kern = this.kern;
+    const attrs = await getEngraver().call("attributes", kern, this.options, g.id);
+    const n = Number.parseInt(attrs.n, 10);
+    if (this.kern !== kern || !Number.isFinite(n)) return;
+    for (const other of this.pageEl.querySelectorAll(".kr-picked")) other.classList.remove("kr-picked");
+    g.classList.add("kr-picked");
+    then(n);
   }
 
   find(id) {

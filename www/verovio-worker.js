@@ -65,6 +65,12 @@ const commands = {
     return bytes;
   },
 
+  /** The MEI attributes of an element of the engraving (`{ n: "5" }` for a measure). */
+  attributes(tk, kern, options = {}, id = "") {
+    load(tk, kern, options);
+    return tk.getElementAttr(String(id)) || {};
+  },
+
   mei(tk, kern, options = {}) {
     load(tk, kern, options);
     return tk.getMEI();

@@ -27,8 +27,12 @@ fs.writeFileSync(
 <kern-sampler id="bad-meter" model="../test-models/tiny.safetensors" meter="0/4"></kern-sampler>
 <kern-sampler id="long" model="../test-models/tiny.safetensors" seed="2" length="200000"></kern-sampler>
 <kern-sampler id="default" seed="3" length="200"></kern-sampler>
+<kern-sampler id="continues" model="../test-models/tiny.safetensors" seed="9" length="300" backend="cpu" continue="../test-models/given.krn"></kern-sampler>
 `,
 );
+// The score <kern-sampler id="continues"> continues: one of the model's own.
+const given = path.join(model.dir, "given.krn");
+fs.writeFileSync(given, cli("sample", "--model", model.file, "--seed", "21", "--length", "500", "--kern"));
 
 let srv;
 before(async () => {
@@ -159,6 +163,43 @@ for (const config of CONFIGS) {
         }, id);
         assert.equal(shown, rejected.message);
       }
+    });
+
+    test("continue: the attribute's score or generate({ continueFrom }) continues, its music unchanged", async () => {
+      const continued = (...extra) => cli("sample", "--model", model.file, "--seed", "9", "--length", "300", "--continue", given, ...extra);
+      const { result, events } = await generate(page, "continues");
+      assert.ok(result, JSON.stringify(events.filter((e) => e.type === "error")));
+      assert.equal(result.kern, continued());
+      assert.ok(result.kern.startsWith(fs.readFileSync(given, "utf8").split("\n==")[0]));
+      assert.equal(typeof result.fromMeasure, "number");
+      assert.deepEqual(result.notices, []);
+      const from = await page.evaluate(async (text) => {
+        const el = document.getElementById("continues");
+        el.setAttribute("from-measure", "2");
+        const r = await el.generate();
+        const direct = await el.generate({ continueFrom: text, fromMeasure: 3 });
+        el.removeAttribute("from-measure");
+        return { attr: r.kern, direct: direct.kern, from: direct.fromMeasure };
+      }, fs.readFileSync(given, "utf8"));
+      assert.equal(from.attr, continued("--from-measure", "2"));
+      assert.equal(from.direct, continued("--from-measure", "3"));
+      assert.equal(from.from, 3);
+      const bad = await page.evaluate(async () => {
+        const el = document.getElementById("continues");
+        const errors = [];
+        for (const [text, fromMeasure] of [["not kern at all", undefined], [null, "nine"]]) {
+          try {
+            if (text === null) el.setAttribute("continue", "../test-models/missing.krn");
+            await el.generate(text === null ? { fromMeasure } : { continueFrom: text });
+          } catch (e) {
+            errors.push(e.message);
+          }
+        }
+        el.setAttribute("continue", "../test-models/given.krn");
+        return errors;
+      });
+      assert.match(bad[0], /^Cannot continue the given score: this is not a \*\*kern score/);
+      assert.match(bad[1], /cannot download the score .*missing\.krn: HTTP 404/);
     });
 
     test("stop() ends a generate() early with what was drawn", async () => {

@@ -288,6 +288,128 @@ for (const config of CONFIGS) {
       assert.ok(!new URL(page.url()).hash.includes("model="), "a link cannot name the user's file");
     });
 
+    test("continues a dropped .krn like kernrnn sample --continue: its music unchanged, then the model's", async () => {
+      const score = path.join(model.dir, "given.krn");
+      fs.writeFileSync(score, native({ seed: 21, length: 500, kern: true }));
+      const continued = (...extra) => cli("sample", "--model", model.file, "--seed", "13", "--length", "300", "--continue", score, ...extra);
+      const page = await browser.newPage();
+      await page.goto(srv.url(`#model=${MODEL}&backend=cpu`));
+      await page.waitForFunction(() => document.body.dataset.state === "idle", null, { polling: 100 });
+      // Dropped on the page, as a user drags it from their files.
+      const drop = await page.evaluateHandle((text) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([text], "given.krn", { type: "" }));
+        return dt;
+      }, fs.readFileSync(score, "utf8"));
+      await page.dispatchEvent("main", "drop", { dataTransfer: drop });
+      await page.waitForFunction(() => /Compose continues given\.krn/.test(document.querySelector("#continue-info").textContent), null, { polling: 100 });
+      assert.equal(await page.textContent("#compose"), "Continue the score");
+      await page.fill("#seed", "13");
+      await page.fill("#length", "300");
+      await page.click("#compose");
+      assert.equal(await settled(page), "done", await page.textContent("#error"));
+      const kern = await page.textContent("#kern");
+      assert.equal(kern, continued());
+      const given = fs.readFileSync(score, "utf8");
+      assert.ok(kern.startsWith(given.slice(0, given.lastIndexOf("\n==")+1)), "the given music comes back unchanged");
+      assert.match(await page.textContent("#piece-info"), /continues given\.krn from measure \d+: \d+ measures by the model/);
+      await page.waitForSelector("#check:not([hidden])");
+      assert.equal(await page.getAttribute("#check", "data-valid"), "1", await page.textContent("#check-summary"));
+      // Its link carries the score (packed), so it composes the same continuation elsewhere.
+      const hash = new URLSearchParams(new URL(page.url()).hash.slice(1));
+      assert.ok(hash.get("score")?.length > 100, "the link holds the score");
+      assert.equal(hash.get("scorename"), "given.krn");
+      const linked = await browser.newPage();
+      await linked.goto(page.url());
+      assert.equal(await settled(linked), "done", await linked.textContent("#error"));
+      assert.equal(await linked.textContent("#kern"), kern);
+      assert.match(await linked.textContent("#continue-info"), /^Compose continues given\.krn/);
+      // A link whose score was cut short says so.
+      await linked.goto("about:blank");
+      await linked.goto(srv.url(`#model=${MODEL}&seed=13&score=${hash.get("score").slice(0, 60)}&scorename=given.krn`));
+      assert.match(await errorText(linked), /^This link's options are invalid: its score is damaged \(it does not inflate to UTF-8 text\): was the link cut short\?$/);
+      await linked.goto("about:blank");
+      await linked.goto(srv.url(`#model=${MODEL}&seed=13&scorefrom=2`));
+      assert.match(await errorText(linked), /"scorefrom" belongs to a continued score: the link has no "score"/);
+      // From a measure, through the file picker.
+      await page.fill("#from-measure", "2");
+      await page.setInputFiles("#continue-file", score);
+      await page.click("#compose");
+      assert.equal(await settled(page), "done", await page.textContent("#error"));
+      assert.equal(await page.textContent("#kern"), continued("--from-measure", "2"));
+      assert.equal(new URLSearchParams(new URL(page.url()).hash.slice(1)).get("scorefrom"), "2");
+      // What cannot be continued is said, and Compose from scratch composes as before.
+      await page.fill("#from-measure", "999");
+      await page.click("#compose");
+      assert.equal(await settled(page), "error");
+      assert.match(await errorText(page), /^Cannot continue given\.krn: this score has no measure 999: its numbered barlines are 1 to \d+$/);
+      await page.click("#continue-clear");
+      await page.fill("#from-measure", "");
+      await page.click("#compose");
+      assert.equal(await settled(page), "done", await page.textContent("#error"));
+      assert.equal(await page.textContent("#raw"), native({ seed: 13, length: 300 }));
+      const text = await page.evaluateHandle(() => {
+        const dt = new DataTransfer();
+        dt.items.add(new File(["@\n4c\t4e\t.\n@\n"], "sample.krn"));
+        return dt;
+      });
+      await page.dispatchEvent("main", "drop", { dataTransfer: text });
+      await page.click("#compose");
+      assert.equal(await settled(page), "error");
+      assert.match(await errorText(page), /^Cannot continue sample\.krn: this is not a \*\*kern score/);
+      await notBlank(page);
+      assert.deepEqual(page.errors, []);
+    });
+
+    test("regenerate from a clicked measure: the measures before it byte for byte, and the link reproduces it", async () => {
+      const page = await browser.newPage();
+      await page.goto(srv.url(`#model=${MODEL}&backend=cpu`));
+      await page.waitForFunction(() => document.body.dataset.state === "idle", null, { polling: 100 });
+      await page.fill("#seed", "8");
+      await page.fill("#length", "900");
+      await page.click("#compose");
+      assert.equal(await settled(page), "done", await page.textContent("#error"));
+      const first = await page.textContent("#kern");
+      await page.waitForFunction(() => !document.body.dataset.engraving, null, { polling: 100 });
+      const measures = page.locator("#score svg g.measure");
+      assert.ok((await measures.count()) >= 3, "a piece of several measures");
+      await measures.nth(2).dispatchEvent("click");
+      await page.waitForFunction(() => document.querySelector("#from-measure").value !== "", null, { polling: 100 });
+      const n = await page.inputValue("#from-measure");
+      assert.equal(await page.textContent("#regenerate"), `Regenerate from measure ${n}`);
+      assert.equal(await page.locator("#score svg g.measure.kr-picked").count(), 1);
+      await page.click("#regenerate");
+      assert.equal(await settled(page), "done", await page.textContent("#error"));
+      const second = await page.textContent("#kern");
+      const cut = first.indexOf(`\n=${n}\t`) + 1;
+      assert.ok(cut > 0, `the score has a barline =${n}`);
+      assert.equal(second.slice(0, cut), first.slice(0, cut), "the measures before it are unchanged");
+      assert.ok(second.slice(cut).startsWith(`=${n}\t`) && second.includes("!! kernrnn continues here"));
+      const hash = new URLSearchParams(new URL(page.url()).hash.slice(1));
+      assert.equal(hash.get("seed"), "8");
+      assert.equal(hash.get("from"), n);
+      assert.match(hash.get("seed2"), /^\d+$/);
+      // The CLI makes the same score from the first one.
+      const firstFile = path.join(model.dir, "first.krn");
+      fs.writeFileSync(firstFile, first);
+      const seed2 = hash.get("seed2");
+      assert.equal(second, cli("sample", "--model", model.file, "--seed", seed2, "--length", "900", "--continue", firstFile, "--from-measure", n));
+      // The link recreates it in a fresh page.
+      const again = await browser.newPage();
+      await again.goto(page.url());
+      await again.waitForFunction(() => document.querySelector("#piece-info").textContent.includes("regenerated"), null, { timeout: 60000, polling: 100 });
+      assert.equal(await settled(again), "done", await again.textContent("#error"));
+      assert.equal(await again.textContent("#kern"), second);
+      // A link whose regeneration is out of range says so.
+      await again.goto("about:blank");
+      await again.goto(srv.url(`#model=${MODEL}&seed=8&length=900&from=9999&seed2=1`));
+      assert.match(await errorText(again), /Cannot continue this piece: this score has no measure 9999/);
+      await again.goto("about:blank");
+      await again.goto(srv.url(`#model=${MODEL}&seed=8&from=3`));
+      assert.match(await errorText(again), /each "from" \(a measure to regenerate from\) needs its "seed2", got 1 and 0/);
+      assert.deepEqual(page.errors, []);
+    });
+
     test("the form's defaults and limits are the library's (the command line's)", async () => {
       const page = await browser.newPage();
       await page.goto(srv.url(`#model=${MODEL}`));
@@ -372,17 +494,28 @@ for (const config of CONFIGS) {
       assert.equal((await readDownload(dl)).toString("utf8"), native({ seed: 23, length: 300, kern: true }));
     });
 
-    test("playback highlights the sounding notes", async () => {
+    test("playback on the piano, loaded from the site only, highlights the sounding notes", async () => {
       const page = await browser.newPage();
+      const requests = [];
+      page.on("request", (r) => requests.push(r.url()));
       await page.goto(srv.url(`#model=${MODEL}&seed=4&length=400`));
       assert.equal(await settled(page), "done");
       await page.waitForFunction(() => !document.body.dataset.engraving, null, { polling: 100 });
       await engravedNotes(page);
+      assert.equal(await page.inputValue("#score .kr-tempo input"), "120", "the score's *MM");
+      await page.fill("#score .kr-tempo input", "1000");
       await page.click("#score .kr-play");
-      await page.waitForFunction(() => document.querySelectorAll("#score g.kr-playing").length > 0, null, { timeout: 30000, polling: 100 });
+      await page.waitForFunction(() => document.querySelectorAll("#score g.kr-playing").length > 0, null, { timeout: 60000, polling: 100 });
       assert.equal(await page.textContent("#score .kr-play"), "■ Stop");
+      assert.equal(await page.getAttribute("#score .kr-score", "data-instrument"), "piano", await page.textContent("#score .kr-note"));
+      assert.match(await page.textContent("#score .kr-note"), /^The tempo must be 20 to 400 quarter notes per minute, not "1000": playing at the score's 120\.$/);
+      assert.equal(await page.inputValue("#score .kr-tempo input"), "120");
       await page.click("#score .kr-play");
       await page.waitForFunction(() => document.querySelectorAll("#score g.kr-playing").length === 0, null, { polling: 100 });
+      const site = new URL(srv.url("")).origin;
+      assert.deepEqual(requests.filter((u) => !u.startsWith(site) && !u.startsWith("data:") && !u.startsWith("blob:")), [], "no request leaves the site");
+      const piano = requests.filter((u) => /\/vendor\/piano\/[A-G]s?\d\.mp3$/.test(u));
+      assert.equal(new Set(piano).size, 30, "the piano's 30 samples");
       assert.deepEqual(page.errors, []);
     });
 
@@ -479,12 +612,22 @@ for (const config of CONFIGS) {
       await page.goto("about:blank");
       await page.goto(srv.url(`#model=${MODEL}&seed=6&length=300`));
       assert.equal(await settled(page), "done");
+      // The first Play fetches the piano; the service worker keeps it.
+      const playsOnThePiano = async () => {
+        await page.waitForFunction(() => !document.body.dataset.engraving, null, { polling: 100 });
+        await page.click("#score .kr-play");
+        await page.waitForFunction(() => document.querySelectorAll("#score g.kr-playing").length > 0, null, { timeout: 60000, polling: 100 });
+        assert.equal(await page.getAttribute("#score .kr-score", "data-instrument"), "piano", await page.textContent("#score .kr-note"));
+        await page.click("#score .kr-play");
+      };
+      await playsOnThePiano();
       await page.context().setOffline(true);
       await page.goto("about:blank");
       await page.goto(srv.url(`#model=${MODEL}&seed=7&length=300`));
       assert.equal(await settled(page), "done", await page.textContent("#error"));
       assert.equal(await page.textContent("#raw"), native({ seed: 7, length: 300 }));
       assert.ok((await engravedNotes(page)) > 0);
+      await playsOnThePiano();
     });
 
     const shipped = shippedModels();
