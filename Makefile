@@ -33,8 +33,8 @@ lint:
 # ---------------------------------------------------------------------------------------------
 # The browser composer (www/ -> dist/). Tools are installed only when missing: the wasm32
 # target (rustup), wasm-bindgen-cli (cargo install, pinned to Cargo.toml's wasm-bindgen),
-# www/node_modules (npm ci: verovio, Tone.js, binaryen's wasm-opt, playwright-core) and, for
-# the tests, Debian's chromium (apt-get).
+# www/node_modules (npm ci: verovio, Tone.js, the piano's samples, binaryen's wasm-opt,
+# playwright-core) and, for the tests, Debian's chromium (apt-get).
 
 NODE ?= node
 NPM ?= npm
