@@ -556,7 +556,8 @@ pub struct Continuing {
 /// The end of `prepared` (a text of `@`-separated measures) that the model is primed with:
 /// all of it when it is short, else its last [`MAX_CONTINUE_PRIME`] characters at most, from
 /// a barline after which the line has as many fields as the text's first (the grammar reads
-/// a text's opening spines from its first line, so it must not start inside a split).
+/// a text's opening spines from its first line, so it must not start inside a split); all of
+/// it when there is no such barline.
 fn prime_part(prepared: &str) -> &str {
     let fields = |at: usize| prepared[at..].lines().nth(1).map(|l| l.split('\t').count());
     let opening = fields(0);
@@ -574,7 +575,8 @@ fn prime_part(prepared: &str) -> &str {
         chars_before += line.chars().count();
         at += line.len();
     }
-    "@\n"
+    // no such barline (a score that opens split and later merges): all of it (at most MAX_PRIME)
+    prepared
 }
 
 impl Continuing {
@@ -594,7 +596,7 @@ impl Continuing {
     pub fn options(&self, opts: &SampleOptions) -> Result<SampleOptions, ContinueError> {
         if opts.raw {
             return Err(ContinueError::Refused(
-                "keeps to the **kern grammar (the score stays valid): sample it without --raw",
+                "keeps to the **kern grammar (the score stays valid): sample it with the grammar (not raw)",
             ));
         }
         if opts.prime != SampleOptions::default().prime && opts.prime != self.prime {

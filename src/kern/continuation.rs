@@ -25,9 +25,12 @@ pub enum ContinueError {
         "measure {0} has no barline the score starts it with (`={0}`): choose a measure after its first"
     )]
     FirstMeasure(u32),
+    /// The recipe keeps whole measures only: before the cut there is none (a pickup alone).
     #[error(
-        "at measure {at} the score has {spines} spines in force; the model writes at most {max}"
+        "the score has no complete measure of music {0} for the model to go on from: choose a later measure"
     )]
+    NoPrime(String),
+    #[error("at {at} the score has {spines} spines in force; the model writes at most {max}")]
     Spines { at: String, spines: usize, max: usize },
     #[error("the grammar cannot read this score's music the way the model writes **kern ({0})")]
     Unreadable(String),
@@ -163,21 +166,28 @@ impl Continuation {
                     // the closing barline, with no music after it
                     Some(bar) if !bar.music_after => (
                         bar.at,
-                        bar.number.or(last_number.map(|n| n + 1)),
+                        bar.number.or(last_number.and_then(|n| n.checked_add(1))),
                         bar.spines.clone(),
                         bar.meter,
                     ),
                     // music after the last barline: the cut is at the terminator (or the end)
                     _ => match &end {
-                        Some((at, s, m)) => (*at, last_number.map(|n| n + 1), s.clone(), *m),
-                        None => (score.len(), last_number.map(|n| n + 1), spines.0.clone(), meter),
+                        Some((at, s, m)) => {
+                            (*at, last_number.and_then(|n| n.checked_add(1)), s.clone(), *m)
+                        }
+                        None => (
+                            score.len(),
+                            last_number.and_then(|n| n.checked_add(1)),
+                            spines.0.clone(),
+                            meter,
+                        ),
                     },
                 }
             }
         };
         let max = super::limits::MAX_SAMPLE_SPINES;
         if in_force.len() > max {
-            let at = measure.map_or("the cut".to_string(), |n| n.to_string());
+            let at = measure.map_or("the cut".to_string(), |n| format!("measure {n}"));
             return Err(ContinueError::Spines { at, spines: in_force.len(), max });
         }
         let given = score[..cut].to_string();
@@ -189,6 +199,14 @@ impl Continuation {
             }
         };
         let mut prepared = prepare_text(&given).unwrap_or_default();
+        // The model must go on from the score's music: with none, it would choose spines of its
+        // own, which the given score's lines do not have.
+        if !prepared.lines().any(|l| !l.is_empty() && l != "@") {
+            return Err(ContinueError::NoPrime(match from_measure {
+                Some(n) => format!("before measure {n}"),
+                None => "in it".to_string(),
+            }));
+        }
         prepared.push_str("@\n");
         let closing = score[cut..]
             .lines()
@@ -305,8 +323,16 @@ mod tests {
         assert_eq!(c.prepared, "@\n2.C\t2.g\tp\n@\n");
         assert_eq!((c.measure, c.barline.as_str()), (Some(2), "=2\t=2\t=2"));
         assert_eq!(c.spines.len(), 3);
-        let c = Continuation::read(SCORE, Some(1)).unwrap();
-        assert_eq!(c.prepared, "@\n", "the header and pickup alone: the model writes it all");
+    }
+
+    #[test]
+    fn a_score_cut_before_its_first_whole_measure_is_refused_since_the_model_would_choose_its_spines(
+    ) {
+        assert_eq!(
+            Continuation::read(SCORE, Some(1)),
+            Err(ContinueError::NoPrime("before measure 1".into())),
+            "the header and pickup alone"
+        );
     }
 
     #[test]
