@@ -71,7 +71,9 @@ const state = {
   backend: null,
   abort: null,
   piece: null, // { raw, kern, opts, userOpts, regens, cont, modelName, modelKey, backend, chars, millis, stopped }
-  score: null, // { name, text }: a score the user gave, which Compose continues
+  score: null, // { name, text, packed }: a score the user gave, which Compose continues
+  pick: null, // the measure of the shown piece the user clicked, to regenerate from
+  link: 0, // which link is being followed (a newer one supersedes it)
 };
 
 const style = document.createElement("style");
@@ -81,7 +83,7 @@ const view = new ScoreView($("score"), {
   lane: "page",
   emptyText: "Compose a piece: its score appears here.",
   onMeasure: (n) => {
-    ui.fromMeasure.value = n;
+    state.pick = n;
     showRegenerate();
   },
 });
@@ -254,6 +256,8 @@ function applyDefaults(d) {
  * it there (where WebGPU is missing, the CPU gives another piece).
  */
 function optionsHash(opts, modelKey, backend = ui.backendChoice.value, regens = [], score = null) {
+  // A piece continuing a score the link cannot hold has no link: its seed alone would give another.
+  if (score && !score.packed) return "";
   const d = state.defaults.options;
   const p = new URLSearchParams();
   if (modelKey) p.set("model", modelKey);
@@ -280,7 +284,7 @@ function optionsHash(opts, modelKey, backend = ui.backendChoice.value, regens = 
 }
 
 function setHash(hash) {
-  if (location.hash !== hash) history.replaceState(null, "", hash);
+  if (location.hash !== hash) history.replaceState(null, "", hash || location.pathname + location.search);
 }
 
 /** The option names a link may carry (besides model, backend and the regenerations). */
@@ -332,6 +336,7 @@ function linkScore(p) {
     for (const k of ["scorename", "scorefrom"]) if (p.has(k)) throw new Error(`"${k}" belongs to a continued score: the link has no "score"`);
     return null;
   }
+  if (!p.has("seed")) throw new Error(`"score" continues a score with a piece's options: the link needs its "seed"`);
   if (p.get("score").length > MAX_LINK_SCORE) throw new Error(`the score is ${p.get("score").length.toLocaleString("en")} characters long, more than a link may hold (${MAX_LINK_SCORE.toLocaleString("en")})`);
   return { packed: p.get("score"), name: p.get("scorename") || "the linked score", from: p.get("scorefrom") || "" };
 }
@@ -342,12 +347,15 @@ function linkScore(p) {
  * editions fits (the longest, 75 kB of **kern, packs to 29,047 characters).
  */
 const MAX_LINK_SCORE = 100_000;
+/** The most a link's score may inflate to: 2 MB of **kern, 25 times the longest movement. */
+const MAX_LINK_SCORE_BYTES = 2_000_000;
 
 /**
  * A score as a link carries it: { packed } (its UTF-8 text, deflated, in URL-safe base64), or
  * { packed: null, packedWhy } when it is longer than MAX_LINK_SCORE.
  */
 async function packScore(text) {
+  if (typeof CompressionStream === "undefined") return { packed: null, packedWhy: "this browser cannot compress it" };
   const deflated = new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("deflate-raw")));
   const bytes = new Uint8Array(await deflated.arrayBuffer());
   let binary = "";
@@ -367,9 +375,20 @@ async function unpackScore(packed) {
     throw new Error("its score is damaged (not URL-safe base64): was the link cut short?");
   }
   try {
-    const inflated = new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw")));
-    return new TextDecoder("utf-8", { fatal: true }).decode(await inflated.arrayBuffer());
-  } catch {
+    const reader = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw")).getReader();
+    const chunks = [];
+    let size = 0;
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      size += r.value.length;
+      if (size > MAX_LINK_SCORE_BYTES) {
+        reader.cancel();
+        throw new RangeError(`its score is larger than ${MAX_LINK_SCORE_BYTES.toLocaleString("en")} bytes`);
+      }
+      chunks.push(r.value);
+    }
+    return new TextDecoder("utf-8", { fatal: true }).decode(await new Blob(chunks).arrayBuffer());
+  } catch (e) {
+    if (e instanceof RangeError) throw e;
     throw new Error("its score is damaged (it does not inflate to UTF-8 text): was the link cut short?");
   }
 }
@@ -498,6 +517,7 @@ async function run(task, { continuing = true } = {}) {
     const model = await selectedModel();
     const userOpts = await readForm(model);
     const given = continuing ? state.score : null;
+    if (given && ui.fromMeasure.validity.badInput) throw new Error(`From measure must be the number of a measure of ${given.name}`);
     const score = given && { ...given, from: ui.fromMeasure.value.trim() };
     const cont = score ? continuation(model, score.text, score.from, score.name) : null;
     const opts = cont ? cont.options(userOpts) : userOpts;
@@ -577,8 +597,9 @@ async function setPiece(piece) {
   const continued = piece.cont ? `${piece.score ? `continues ${piece.score.name}` : "regenerated"}${piece.from != null ? ` from measure ${piece.from}` : ""}: ` : "";
   ui.pieceInfo.textContent = `${piece.modelName}, seed ${piece.opts.seed}, temperature ${piece.opts.temperature}` +
     (piece.opts.argmax ? ", argmax" : "") + (piece.opts.raw ? ", no grammar" : "") + ` · ${continued}${piece.measures} measures${piece.cont ? " by the model" : ""}` +
-    (piece.cut ? ` · the score shows the first ${MAX_ENGRAVED_MEASURES} measures; the downloads hold all` : "");
+    (piece.cut ? ` · the score shows the ${piece.cont ? "model's " : ""}first ${MAX_ENGRAVED_MEASURES} measures; the downloads hold all` : "");
   busy(false);
+  state.pick = null;
   showRegenerate();
   document.body.dataset.engraving = "1";
   try {
@@ -695,29 +716,34 @@ function useScore(score) {
 
 function clearScore() {
   state.score = null;
+  ui.fromMeasure.value = "";
   ui.continueFile.value = "";
   ui.continueInfo.textContent = "";
   ui.continueClear.hidden = true;
   ui.compose.textContent = "Compose";
 }
 
-/** The Regenerate button names the measure it regenerates from (the From measure field). */
+/** The Regenerate button names the measure it regenerates from (the one clicked). */
 function showRegenerate() {
-  const n = ui.fromMeasure.value.trim();
-  ui.regenerate.textContent = n ? `Regenerate from measure ${n}` : "Regenerate from measure…";
-  ui.regenerate.disabled = !state.piece || !!state.abort;
+  const n = state.pick;
+  ui.regenerate.textContent = n != null ? `Regenerate from measure ${n}` : "Regenerate from measure…";
+  // a piece without the grammar is no score to continue
+  ui.regenerate.disabled = !state.piece || !!state.abort || !!state.piece.opts.raw;
 }
 
-/** Regenerates the shown piece from the From measure with a new seed (the dice's). */
+/** Regenerates the shown piece from the clicked measure with a new seed (the dice's). */
 function regenerate() {
   const base = state.piece;
   if (!base) return;
-  const from = ui.fromMeasure.value.trim();
-  if (!from) {
-    showError("Click a measure of the score, or type its number under From measure, to regenerate from it.");
+  if (state.pick == null) {
+    showError("Click a measure of the score to regenerate the piece from it.");
     return;
   }
-  return regenerateFrom(base, from, randomSeed());
+  if (base.regens.length >= MAX_LINK_REGENS) {
+    showError(`A piece is regenerated at most ${MAX_LINK_REGENS} times (its link holds ${MAX_LINK_REGENS}): download its .krn and continue that score.`);
+    return;
+  }
+  return regenerateFrom(base, String(state.pick), randomSeed());
 }
 
 /**
@@ -795,7 +821,6 @@ async function start() {
   ui.model.addEventListener("change", showModelInfo);
   ui.continueFile.addEventListener("change", () => ui.continueFile.files?.[0] && setScoreFile(ui.continueFile.files[0]));
   ui.continueClear.addEventListener("click", clearScore);
-  ui.fromMeasure.addEventListener("input", showRegenerate);
   ui.regenerate.addEventListener("click", regenerate);
   // A .krn dropped anywhere on the page is a score to continue; a .safetensors a model.
   document.addEventListener("dragover", (e) => {
@@ -864,6 +889,7 @@ function applyLink() {
 /** Composes what a link asks for, once its options pass the library's check. */
 async function followLink(link) {
   if (!link?.auto || !ui.error.hidden) return;
+  const ticket = ++state.link;
   try {
     await checkOptions(link.given);
   } catch (e) {
@@ -882,8 +908,8 @@ async function followLink(link) {
   } else clearScore();
   await compose();
   for (const r of link.regens) {
-    if (!state.piece || !ui.error.hidden) return;
-    ui.fromMeasure.value = r.from;
+    // stopped, failed, or superseded by another link: the rest would regenerate another piece
+    if (ticket !== state.link || !state.piece || state.piece.stopped || !ui.error.hidden) return;
     await regenerateFrom(state.piece, r.from, r.seed);
   }
 }

@@ -91,8 +91,9 @@ export function layoutFor(px, scale = 40) {
 
 /** Puts verovio's SVG (a string from our own worker) into `el`. */
 export function showSvg(el, svg) {
-  // The SVG is verovio's output for a score the library wrote: no user text reaches it except
-  // the score's title, which verovio escapes. Parsed as XML, so a broken SVG cannot become HTML.
+  // The SVG is verovio's output for a score the library wrote, or continued from the user's
+  // (a file, or a link's): verovio escapes the text it engraves (titles, comments, text marks).
+  // Parsed as XML, so a broken SVG cannot become HTML; the pass below removes anything active.
   const doc = new DOMParser().parseFromString(svg, "image/svg+xml");
   const root = doc.documentElement;
   if (root.nodeName !== "svg") throw new Error("verovio returned no SVG");
