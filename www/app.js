@@ -659,7 +659,9 @@ function addVariation(piece) {
   const thumb = document.createElement("div");
   thumb.className = "thumb";
   thumb.setAttribute("role", "img");
-  thumb.setAttribute("aria-label", `Start of the score with seed ${piece.opts.seed}`);
+  // a continuation's preview is the given score and the model's first measures: its last page
+  // shows where the variations differ
+  thumb.setAttribute("aria-label", piece.cont ? `The model's first measures with seed ${piece.opts.seed}` : `Start of the score with seed ${piece.opts.seed}`);
   const pick = document.createElement("button");
   pick.type = "button";
   pick.textContent = `Pick seed ${piece.opts.seed}`;
@@ -676,7 +678,7 @@ function addVariation(piece) {
   li.append(h, info, thumb, pick);
   ui.variationsList.append(li);
   getEngraver()
-    .call("render", piece.preview(), { scale: 25, pageWidth: 2400, pageHeight: 1200, adjustPageHeight: true }, [1])
+    .call("render", piece.preview(), { scale: 25, pageWidth: 2400, pageHeight: 1200, adjustPageHeight: true }, piece.cont ? "last" : [1])
     .then((r) => r.pages[0] && showSvg(thumb, r.pages[0][1]))
     .catch((e) => (thumb.textContent = `(no preview: ${e.message || e})`));
 }
