@@ -594,7 +594,8 @@ async function setPiece(piece) {
     ui.check.hidden = false;
   });
   ui.progress.value = 1;
-  const continued = piece.cont ? `${piece.score ? `continues ${piece.score.name}` : "regenerated"}${piece.from != null ? ` from measure ${piece.from}` : ""}: ` : "";
+  const how = [piece.score && `continues ${piece.score.name}`, piece.regens.length && "regenerated"].filter(Boolean).join(", ");
+  const continued = piece.cont ? `${how}${piece.from != null ? ` from measure ${piece.from}` : ""}: ` : "";
   ui.pieceInfo.textContent = `${piece.modelName}, seed ${piece.opts.seed}, temperature ${piece.opts.temperature}` +
     (piece.opts.argmax ? ", argmax" : "") + (piece.opts.raw ? ", no grammar" : "") + ` · ${continued}${piece.measures} measures${piece.cont ? " by the model" : ""}` +
     (piece.cut ? ` · the score shows the ${piece.cont ? "model's " : ""}first ${MAX_ENGRAVED_MEASURES} measures; the downloads hold all` : "");
