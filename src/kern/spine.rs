@@ -139,23 +139,18 @@ impl ScoreSpines {
             return;
         }
         let mut out = Vec::with_capacity(fields.len() + 1);
-        let mut i = 0;
-        while i < fields.len() {
-            let spine = self.0[i].clone();
-            match fields[i] {
-                "*^" => out.extend([spine.clone(), spine]),
-                "*v" => {
-                    while i + 1 < fields.len() && fields[i + 1] == "*v" {
-                        i += 1;
-                    }
-                    out.push(spine);
+        reshape(
+            fields.len(),
+            |i| SpineOp::of_token(fields[i]),
+            |old, copies| {
+                let spine = &self.0[old.start];
+                match fields[old.start] {
+                    "*+" => out.extend([spine.clone(), String::new()]),
+                    "*-" => {}
+                    _ => out.extend(std::iter::repeat_n(spine.clone(), copies)),
                 }
-                "*+" => out.extend([spine, String::new()]),
-                "*-" => {}
-                _ => out.push(spine),
-            }
-            i += 1;
-        }
+            },
+        );
         self.0 = out;
     }
 
@@ -242,5 +237,30 @@ mod tests {
         assert_eq!(kinds(3), [Kind::Kern, Kind::Undecided, Kind::Undecided]);
         assert_eq!(opening_field_kind(MAX_SAMPLE_SPINES - 1, true), Kind::Undecided);
         assert_eq!(opening_field_kind(MAX_SAMPLE_SPINES - 1, false), Kind::Dynam);
+    }
+
+    #[test]
+    fn score_spines_follow_splits_merge_runs_exchanges_additions_and_ends() {
+        let mut s = ScoreSpines::default();
+        s.name(&["**kern", "**dynam"]);
+        s.apply(&["*^", "*"]);
+        assert_eq!(s.0, ["**kern", "**kern", "**dynam"]);
+        s.apply(&["*v", "*v", "*"]);
+        assert_eq!(s.0, ["**kern", "**dynam"]);
+        s.apply(&["*x", "*x"]);
+        assert_eq!(s.0, ["**dynam", "**kern"]);
+        s.apply(&["*x", "*x"]);
+        s.apply(&["*+", "*"]);
+        assert_eq!(s.0, ["**kern", "", "**dynam"]);
+        s.name(&["*", "**text", "*"]);
+        assert_eq!(s.0, ["**kern", "**text", "**dynam"]);
+        s.apply(&["*", "*-", "*"]);
+        assert_eq!(s.0, ["**kern", "**dynam"]);
+        s.apply(&["*^"]);
+        assert_eq!(
+            s.0,
+            ["**kern", "**dynam"],
+            "a line of another width is the checker's to report"
+        );
     }
 }
