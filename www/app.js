@@ -242,7 +242,8 @@ function addMeter(m) {
 /** The library's defaults fill the fields nobody has set, and its limits bound the inputs. */
 function applyDefaults(d) {
   state.defaults = d;
-  const untouched = Object.keys(FIELDS).filter((name) => !state.touched.has(name));
+  // nor the field being typed in (its first keystroke may not have landed yet)
+  const untouched = Object.keys(FIELDS).filter((name) => !state.touched.has(name) && FIELDS[name]() !== document.activeElement);
   writeForm(d.options, untouched);
   ui.temperature.max = d.maxTemperature;
   ui.length.max = d.maxLength;
