@@ -4,6 +4,8 @@
 //! piece ends, grace-note lines, spine splits and merges, interpretation lines, fields per data
 //! line), the model's own negative log-likelihood of the text, the probability mass the grammar
 //! took away per character, and the measures of the score the page's default options make.
+//! For raw text, the share of its measures the grammar would take in the meter its measures
+//! have most often: how far constrained sampling must steer the model.
 //!
 //! `cargo run --example fidelity -- [--models DIR] [--corpus DIR] [--seeds N] [--length L]
 //! [--temperatures 0.8,1.0]` (`make fidelity`).
@@ -14,8 +16,9 @@ use std::time::Instant;
 
 use kernrnn::composer::Composer;
 use kernrnn::infer::math;
+use kernrnn::kern::grammar::measure_lengths;
 use kernrnn::kern::stats::TextStats;
-use kernrnn::kern::{prepare_dir, Grammar, GrammarOptions};
+use kernrnn::kern::{prepare_dir, Grammar, GrammarOptions, Meter, MeterChoice};
 use kernrnn::manifest::Manifest;
 use kernrnn::{CpuModel, SampleOptions, Sampler, Weights};
 
@@ -72,6 +75,79 @@ struct Mode {
     masked: usize,
     drawn: usize,
     seconds: f64,
+    /// (Raw text) its measures that the grammar takes in the meter its measures have most
+    /// often, and all its measures.
+    fitting: (usize, usize),
+    /// Characters and whole notes of its measures ([`chars_and_time`]).
+    density: (usize, f64),
+}
+
+/// The characters and the time (whole notes) of a text's measures, each measure as long as
+/// its longest kern spine: how dense the music is whatever the meter (the model's raw
+/// measures are of many lengths; a constrained sample's fill the meter the probe chose).
+fn chars_and_time(text: &str) -> (usize, f64) {
+    let (mut chars, mut time) = (0, 0.0);
+    for m in text.split_inclusive("@\n").filter(|m| m.ends_with("@\n")).skip(1) {
+        let Some(&longest) = measure_lengths(&format!("@\n{m}"), false).iter().max() else {
+            continue;
+        };
+        chars += m.chars().count();
+        time += longest as f64 / Meter::COMMON.ticks() as f64;
+    }
+    (chars, time)
+}
+
+/// How many of a raw text's measures the grammar would take, and of how many: in the meter of
+/// the length its measures (those whose kern spines agree) have most often, each measure fed
+/// from where the one before left the grammar (the rhythm let go for a measure it refuses,
+/// the spines read anew after one it cannot read at all). Constrained sampling keeps to
+/// measures like these; how rare they are in the model's own text says how far it must steer.
+fn measures_in_meter(text: &str, vocab: &[char]) -> (usize, usize) {
+    // the text's measures, each to its barline (the prime's barline first; an unfinished last
+    // measure left out)
+    let measures: Vec<&str> = text.split_inclusive("@\n").filter(|m| m.ends_with("@\n")).collect();
+    let mut counts = std::collections::BTreeMap::<u64, usize>::new();
+    for m in &measures {
+        let lengths = measure_lengths(&format!("@\n{m}"), false);
+        if lengths.first().is_some_and(|&l| lengths.iter().all(|&x| x == l)) {
+            *counts.entry(lengths[0]).or_default() += 1;
+        }
+    }
+    let Some(meter) =
+        counts.iter().max_by_key(|(_, &n)| n).and_then(|(&l, _)| Meter::for_length(l))
+    else {
+        return (0, measures.len());
+    };
+    let fresh = |rhythm: bool| {
+        let mut g = Grammar::new(GrammarOptions {
+            meter: MeterChoice::Fixed(meter),
+            piece_ends: false,
+            pickup: false,
+            rhythm,
+            vocab: Some(vocab.to_vec()),
+            ..GrammarOptions::default()
+        });
+        let _ = g.push_str("@\n");
+        g
+    };
+    let mut g = fresh(true);
+    let mut fitting = 0;
+    // the prime's barline starts the text
+    for m in measures.iter().skip(1) {
+        let mut next = g.clone();
+        if next.push_str(m).is_ok() {
+            fitting += 1;
+        } else {
+            next = g.clone();
+            next.set_rhythm(false);
+            if next.push_str(m).is_err() {
+                next = fresh(false);
+            }
+            next.set_rhythm(true);
+        }
+        g = next;
+    }
+    (fitting, measures.len().saturating_sub(1))
 }
 
 /// The model's negative log-likelihood of `text` after `prime` (nats, summed) and, with a
@@ -94,19 +170,17 @@ fn score_text(
     let (mut nll, mut n, mut removed) = (0.0f64, 0usize, 0.0f64);
     for c in text.chars() {
         let Some(t) = vocab.index(c) else { break };
-        let max = logits.iter().fold(f32::MIN, |a, &b| a.max(b));
-        let z: f64 = logits.iter().map(|&l| math::exp(l - max) as f64).sum();
-        nll += -((math::exp(logits[t] - max) as f64) / z).ln();
+        nll += -math::softmax_at(&logits, 1.0)[t].ln();
         if let Some(g) = &mut g {
-            let zt: f64 = logits.iter().map(|&l| math::exp((l - max) / temperature) as f64).sum();
+            let p = math::softmax_at(&logits, temperature);
             let gone: f64 = vocab
                 .chars()
                 .iter()
-                .zip(&logits)
+                .zip(&p)
                 .filter(|(&ch, _)| !g.allows(ch))
-                .map(|(_, &l)| math::exp((l - max) / temperature) as f64)
+                .map(|(_, &q)| q)
                 .sum();
-            removed += gone / zt;
+            removed += gone;
             if g.push(c).is_err() {
                 break;
             }
@@ -117,17 +191,21 @@ fn score_text(
     (nll, n, removed)
 }
 
-fn row(name: &str, s: &TextStats, extra: &str) {
+fn row(name: &str, s: &TextStats, (chars, time): (usize, f64), extra: &str) {
     let f = |n: usize| 100.0 * s.fields_share(n);
     println!(
-        "| {name} | {:.0} | {:.1} | {:.2} | {:.3} | {:.3} | {:.3} | {:.3} | {:.0}/{:.0}/{:.0}/{:.0}/{:.0} | {extra} |",
+        "| {name} | {:.0} | {:.0} | {:.1} | {:.1} | {:.2} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {:.0}/{:.0}/{:.0}/{:.0}/{:.0} | {extra} |",
         s.chars_per_measure(),
+        chars as f64 / time.max(1e-9),
+        s.data_lines_per_measure(),
         s.measures_per_piece(),
         s.piece_ends_per_100_measures(),
         s.grace_lines_per_measure(),
         s.splits_per_measure(),
         s.merges_per_measure(),
         s.interp_lines_per_measure(),
+        100.0 * s.tuplet_share(),
+        100.0 * s.short_share(),
         f(2),
         f(3),
         f(4),
@@ -150,8 +228,8 @@ fn main() {
         a.seeds, a.temperatures, a.length
     );
     println!();
-    println!("| text | chars/measure | measures/piece | piece ends/100 measures | grace lines/measure | splits/measure | merges/measure | interp lines/measure | data lines with 2/3/4/5/6+ fields (%) | model NLL (nats/char), mass removed, lines taken whole/refused/by field/masked fields, draws per char, chars/s |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| text | chars/measure | chars/whole note | data lines/measure | measures/piece | piece ends/100 measures | grace lines/measure | splits/measure | merges/measure | interp lines/measure | tuplet notes (%) | 32nds and shorter (%) | data lines with 2/3/4/5/6+ fields (%) | model NLL (nats/char), mass removed (raw: measures that fit the meter), lines taken whole/refused/by field/masked fields, draws per char, chars/s |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for entry in &manifest.models {
         let Ok(bytes) = std::fs::read(a.models.join(&entry.file)) else { continue };
         let Ok(weights) = Weights::from_bytes(&bytes) else { continue };
@@ -165,7 +243,8 @@ fn main() {
                 let valid: String = c.text.chars().skip(n - n / 20).collect();
                 let (nll, scored, _) = score_text(&model, "", &valid, 1.0, None);
                 let extra = format!("{:.4} (validation text)", nll / scored.max(1) as f64);
-                row(&format!("{} corpus", entry.name), &TextStats::of(&c.text), &extra)
+                let density = chars_and_time(&c.text);
+                row(&format!("{} corpus", entry.name), &TextStats::of(&c.text), density, &extra)
             }
             Err(e) => println!("| {} corpus | {e} |", entry.name),
         }
@@ -194,6 +273,17 @@ fn main() {
                     m.masked += st.masked_fields;
                     m.drawn += st.drawn;
                     m.stats.add(&TextStats::of(&format!("{}{text}", opts.prime)));
+                    let (chars, time) = chars_and_time(&format!("{}{text}", opts.prime));
+                    m.density.0 += chars;
+                    m.density.1 += time;
+                    if raw {
+                        let (fit, all) = measures_in_meter(
+                            &format!("{}{text}", opts.prime),
+                            model.vocab().chars(),
+                        );
+                        m.fitting.0 += fit;
+                        m.fitting.1 += all;
+                    }
                     let grammar = (!raw).then(|| {
                         let mut g = Grammar::new(GrammarOptions {
                             piece_ends: false,
@@ -213,7 +303,10 @@ fn main() {
             }
             let mode = if raw { "raw" } else { "constrained" };
             let removed = if raw {
-                "-".to_string()
+                format!(
+                    "- ({:.1}% of measures fit the meter)",
+                    100.0 * m.fitting.0 as f64 / m.fitting.1.max(1) as f64
+                )
             } else {
                 format!("{:.4}", m.removed / m.removed_scored.max(1) as f64)
             };
@@ -234,7 +327,7 @@ fn main() {
                 m.nll / m.scored.max(1) as f64,
                 m.stats.chars as f64 / m.seconds.max(1e-9)
             );
-            row(&format!("{} {mode}", entry.name), &m.stats, &extra);
+            row(&format!("{} {mode}", entry.name), &m.stats, m.density, &extra);
         }
         // The page's default composition: how many measures its score has.
         let mut measures: Vec<usize> = (1..=a.seeds)
@@ -247,7 +340,7 @@ fn main() {
         measures.sort_unstable();
         let median = measures.get(measures.len() / 2).copied().unwrap_or(0);
         println!(
-            "| {} default composition (2000 chars, 0.8, seeds 1..={}) | score measures: median {median}, least {}, most {} | | | | | | | | |",
+            "| {} default composition (2000 chars, 0.8, seeds 1..={}) | score measures: median {median}, least {}, most {} | | | | | | | | | | | | |",
             entry.name,
             a.seeds,
             measures.first().copied().unwrap_or(0),

@@ -33,6 +33,16 @@ pub fn tanh(x: f32) -> f32 {
     2.0 / (1.0 + exp(-2.0 * x)) - 1.0
 }
 
+/// The model's probabilities at `temperature`: the softmax of `logits / temperature`, in f64
+/// so that products over a run of characters (a whole number, a text's likelihood) keep
+/// their precision.
+pub fn softmax_at(logits: &[f32], temperature: f32) -> Vec<f64> {
+    let max = logits.iter().fold(f32::MIN, |a, &b| a.max(b));
+    let w: Vec<f64> = logits.iter().map(|&l| exp((l - max) / temperature) as f64).collect();
+    let total: f64 = w.iter().sum();
+    w.into_iter().map(|x| x / total).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,14 @@ pub struct TextStats {
     pub interp_lines: usize,
     /// Data lines by number of fields: `fields[n]` for n fields (8 and more in `fields[8]`).
     pub fields: [usize; 9],
+    /// Timed notes, chords and rests (a field's first token with a duration, grace notes
+    /// not counted).
+    pub timed_notes: usize,
+    /// Those of a tuplet duration (a number that is not a power of two: `3`, `12`, `24`, `20`),
+    /// and those of a 32nd or shorter: a sampler that fills measures with whatever fits writes
+    /// more of both than its model.
+    pub tuplet_notes: usize,
+    pub short_notes: usize,
 }
 
 impl TextStats {
@@ -63,6 +71,24 @@ impl TextStats {
             if fields.iter().any(|f| grace(f)) && fields.iter().all(|f| *f == "." || grace(f)) {
                 s.grace_lines += 1;
             }
+            for field in &fields {
+                let token = field.split(' ').next().unwrap_or("");
+                if grace(token) {
+                    continue;
+                }
+                let digits: String = token
+                    .chars()
+                    .skip_while(|c| !c.is_ascii_digit())
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect();
+                let Ok(n) = digits.parse::<u64>() else { continue };
+                s.timed_notes += 1;
+                if n != 0 && !n.is_power_of_two() {
+                    s.tuplet_notes += 1;
+                } else if n >= 32 {
+                    s.short_notes += 1;
+                }
+            }
         }
         s.pieces += piece_open as usize;
         s
@@ -82,6 +108,9 @@ impl TextStats {
         for (a, b) in self.fields.iter_mut().zip(o.fields) {
             *a += b;
         }
+        self.timed_notes += o.timed_notes;
+        self.tuplet_notes += o.tuplet_notes;
+        self.short_notes += o.short_notes;
     }
 
     fn per_measure(&self, n: usize) -> f64 {
@@ -116,6 +145,21 @@ impl TextStats {
         self.per_measure(self.interp_lines)
     }
 
+    /// The share of timed notes of a tuplet duration.
+    pub fn tuplet_share(&self) -> f64 {
+        self.tuplet_notes as f64 / self.timed_notes.max(1) as f64
+    }
+
+    /// The share of timed notes of a 32nd or shorter.
+    pub fn short_share(&self) -> f64 {
+        self.short_notes as f64 / self.timed_notes.max(1) as f64
+    }
+
+    /// Data lines per measure: with characters per measure, how dense the rhythm is.
+    pub fn data_lines_per_measure(&self) -> f64 {
+        self.per_measure(self.data_lines)
+    }
+
     /// The share of data lines with `n` fields (8 and more for 8).
     pub fn fields_share(&self, n: usize) -> f64 {
         self.fields.get(n.min(8)).copied().unwrap_or(0) as f64 / self.data_lines.max(1) as f64
@@ -148,6 +192,13 @@ mod tests {
         let s = TextStats::of(TEXT);
         assert_eq!((s.piece_ends, s.pieces), (1, 2));
         assert_eq!(s.measures_per_piece(), 1.5);
+    }
+
+    #[test]
+    fn timed_notes_are_counted_by_field_with_tuplets_and_short_notes_apart() {
+        let s = TextStats::of("@\n4c\t24e 24g\tp\n.\t32ffq\t.\n8r\t32dd\t.\n@\n");
+        assert_eq!((s.timed_notes, s.tuplet_notes, s.short_notes), (4, 1, 1));
+        assert_eq!(s.tuplet_share(), 0.25);
     }
 
     #[test]
