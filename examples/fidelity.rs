@@ -82,12 +82,18 @@ struct Mode {
     density: (usize, f64),
 }
 
+/// A prepared text's measures, each to its barline line (the prime's barline first; an
+/// unfinished last measure left out).
+fn measures(text: &str) -> Vec<&str> {
+    text.split_inclusive("@\n").filter(|m| m.ends_with("@\n")).collect()
+}
+
 /// The characters and the time (whole notes) of a text's measures, each measure as long as
 /// its longest kern spine: how dense the music is whatever the meter (the model's raw
 /// measures are of many lengths; a constrained sample's fill the meter the probe chose).
 fn chars_and_time(text: &str) -> (usize, f64) {
     let (mut chars, mut time) = (0, 0.0);
-    for m in text.split_inclusive("@\n").filter(|m| m.ends_with("@\n")).skip(1) {
+    for m in measures(text).into_iter().skip(1) {
         let Some(&longest) = measure_lengths(&format!("@\n{m}"), false).iter().max() else {
             continue;
         };
@@ -103,9 +109,7 @@ fn chars_and_time(text: &str) -> (usize, f64) {
 /// the spines read anew after one it cannot read at all). Constrained sampling keeps to
 /// measures like these; how rare they are in the model's own text says how far it must steer.
 fn measures_in_meter(text: &str, vocab: &[char]) -> (usize, usize) {
-    // the text's measures, each to its barline (the prime's barline first; an unfinished last
-    // measure left out)
-    let measures: Vec<&str> = text.split_inclusive("@\n").filter(|m| m.ends_with("@\n")).collect();
+    let measures = measures(text);
     let mut counts = std::collections::BTreeMap::<u64, usize>::new();
     for m in &measures {
         let lengths = measure_lengths(&format!("@\n{m}"), false);
