@@ -136,7 +136,8 @@ fidelity:
 ## train-mozart / train-beethoven: the runs that made the shipped models (resumable:
 ## run again with RESUME=--resume after an interruption)
 train-mozart:
-	$(KERNRNN) train --corpus $(CORPUS)/mozart --name mozart --dropout 0.25 --epochs 36 $(RESUME)
+	$(KERNRNN) train --corpus $(CORPUS)/mozart --name mozart --dropout 0.25 --epochs 36 \
+		--seq-length 200 --batch-size 13 $(RESUME)
 
 train-beethoven:
 	$(KERNRNN) train --corpus $(CORPUS)/beethoven --name beethoven --dropout 0.25 --epochs 30 $(RESUME)
