@@ -140,7 +140,8 @@ train-mozart:
 		--seq-length 200 --batch-size 13 $(RESUME)
 
 train-beethoven:
-	$(KERNRNN) train --corpus $(CORPUS)/beethoven --name beethoven --dropout 0.25 --epochs 30 $(RESUME)
+	$(KERNRNN) train --corpus $(CORPUS)/beethoven --name beethoven --dropout 0.25 --epochs 30 \
+		--seq-length 200 --batch-size 13 $(RESUME)
 
 clean:
 	$(CARGO) clean

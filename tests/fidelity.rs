@@ -78,9 +78,14 @@ fn constrained_samples_of_the_shipped_models_are_shaped_like_their_raw_samples()
             c.interp_lines_per_measure() <= 2.0 * raw.interp_lines_per_measure() + 0.1,
             "{report}"
         );
-        // Durations the model meant, not whatever fits: masking a digit at a time made 12% of
-        // beethoven's notes tuplets (its raw text: 2.4%).
-        assert!(c.tuplet_share() <= 3.0 * raw.tuplet_share() + 0.02, "{report}");
+        // Durations the model meant, not whatever fits: no more tuplets than the corpus the
+        // model learnt has (`make fidelity`: 7.3% of mozart's notes, 10.4% of beethoven's). At
+        // these seeds, masking a digit at a time made 8.4% and 12.8% of the notes tuplets (a
+        // `2` that did not fit became `24`); numbers drawn whole make 1.0% and 7.3%. (The raw
+        // text is no steady measure: beethoven's raw tuplets are 0.8% of its notes here, 16% over
+        // the benchmark's 48 samples.)
+        let corpus_tuplets = if name == "mozart" { 0.073 } else { 0.104 };
+        assert!(c.tuplet_share() <= corpus_tuplets, "{report}");
     }
 }
 

@@ -34,12 +34,13 @@ pub const MAX_OVERRUN: usize = 4_000;
 /// give the same likelihood and shape of text within the benchmark's noise; more cost more.
 ///
 /// Rejection at the grain of a measure (a measure one of whose lines is refused this often
-/// drawn again from its barline) was measured too: with one more draw of the measure the
-/// text's likelihood under the model rose by 0.00 to 0.02 nats per character for 1.8 draws
-/// per character instead of 1.4; with 4 draws, 0.04 to 0.05 for 2.5. The model's own
-/// measures rarely fit a meter (of its raw measures, 12% would be valid in the meter their
-/// sample has most often), so whole measures cannot be drawn until one fits within the speed
-/// budget (1.5 times the cost of raw sampling).
+/// drawn again from its barline) was measured too, with the models trained on sequences of
+/// 50: with one more draw of the measure the text's likelihood under the model rose by 0.00
+/// to 0.02 nats per character for 1.8 draws per character instead of 1.4; with 4 draws, 0.04
+/// to 0.05 for 2.5. The models' own measures rarely fit a meter (of their raw measures 10-12%,
+/// with the shipped models 18-24%, would be valid in the meter their sample has most often),
+/// so whole measures cannot be drawn until one fits within the speed budget (1.5 times the
+/// cost of raw sampling).
 pub const MAX_LINE_ATTEMPTS: usize = 2;
 /// After [`MAX_LINE_ATTEMPTS`] refusals a line is drawn field by field: a refused field is
 /// drawn again from the state at its start, at most this many times, before it is drawn a
