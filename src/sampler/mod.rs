@@ -476,11 +476,7 @@ impl Sampler {
                 continue;
             }
             self.stats.drawn += 1;
-            if at.grammar.push(c).is_err() {
-                // `masked_token` draws only allowed characters; should the grammar refuse one
-                // anyway, the text goes on unconstrained rather than stopping.
-                self.unconstrained = true;
-            }
+            self.push_drawn(&mut at.grammar, c);
             self.model.step(&mut at.state, t, &mut at.logits);
             out.push((t, c));
             if matches!(c, '\t' | '\n') || out.len() >= MAX_LINE_CHARS || self.unconstrained {
@@ -716,14 +712,18 @@ impl Sampler {
         let t = self.masked_token(g.as_deref_mut(), logits, candidate);
         let c = self.model.vocab().char(t)?;
         if let Some(g) = g {
-            // `draw` only picks allowed tokens (or, were none allowed, the likeliest); the
-            // grammar never leaves none, so a refusal here cannot happen. Should it, the text
-            // goes on unconstrained rather than stopping.
-            if g.push(c).is_err() {
-                self.unconstrained = true;
-            }
+            self.push_drawn(g, c);
         }
         Some((t, c))
+    }
+
+    /// Pushes a character [`Sampler::masked_token`] drew through `g`. It only draws allowed
+    /// characters (or, were none allowed, the likeliest) and the grammar never leaves none, so
+    /// a refusal cannot happen; should it, the text goes on unconstrained rather than stopping.
+    fn push_drawn(&mut self, g: &mut Grammar, c: char) {
+        if g.push(c).is_err() {
+            self.unconstrained = true;
+        }
     }
 
     /// Appends up to `n` characters to `out`; returns how many.
