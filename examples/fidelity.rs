@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use kernrnn::composer::Composer;
 use kernrnn::infer::math;
-use kernrnn::kern::grammar::measure_lengths;
+use kernrnn::kern::grammar::{measure_lengths, measures_by_spine};
 use kernrnn::kern::stats::TextStats;
 use kernrnn::kern::{prepare_dir, Grammar, GrammarOptions, Meter, MeterChoice};
 use kernrnn::manifest::Manifest;
@@ -80,6 +80,46 @@ struct Mode {
     fitting: (usize, usize),
     /// Characters and whole notes of its measures ([`chars_and_time`]).
     density: (usize, f64),
+    /// Its measures' steadiness ([`Steadiness`]).
+    steady: Steadiness,
+}
+
+/// Whether a text keeps a meter: of its measures, those whose kern spines have the same
+/// length, and of those the ones as long as the measure before (whose spines agreed too). In
+/// the corpus nearly every measure is as long as the one before (the meter changes rarely);
+/// a model that cannot count writes measures of any length, and the grammar must steer every
+/// measure that does not fit.
+#[derive(Clone, Copy, Debug, Default)]
+struct Steadiness {
+    measures: usize,
+    agreeing: usize,
+    as_before: usize,
+}
+
+impl Steadiness {
+    fn of(text: &str) -> Steadiness {
+        let mut s = Steadiness::default();
+        let mut before = None;
+        for lengths in measures_by_spine(text, false) {
+            s.measures += 1;
+            let agreed = lengths.iter().all(|&l| l == lengths[0]).then_some(lengths[0]);
+            s.agreeing += agreed.is_some() as usize;
+            s.as_before += (agreed.is_some() && agreed == before) as usize;
+            before = agreed;
+        }
+        s
+    }
+
+    fn add(&mut self, o: Steadiness) {
+        self.measures += o.measures;
+        self.agreeing += o.agreeing;
+        self.as_before += o.as_before;
+    }
+
+    fn cell(&self) -> String {
+        let pct = |n: usize| 100.0 * n as f64 / self.measures.max(1) as f64;
+        format!("{:.0} / {:.0}", pct(self.agreeing), pct(self.as_before))
+    }
 }
 
 /// A prepared text's measures, each to its barline line (the prime's barline first; an
@@ -195,12 +235,13 @@ fn score_text(
     (nll, n, removed)
 }
 
-fn row(name: &str, s: &TextStats, (chars, time): (usize, f64), extra: &str) {
+fn row(name: &str, s: &TextStats, (chars, time): (usize, f64), steady: Steadiness, extra: &str) {
     let f = |n: usize| 100.0 * s.fields_share(n);
     println!(
-        "| {name} | {:.0} | {:.0} | {:.1} | {:.1} | {:.2} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {:.0}/{:.0}/{:.0}/{:.0}/{:.0} | {extra} |",
+        "| {name} | {:.0} | {:.0} | {} | {:.1} | {:.1} | {:.2} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {:.0}/{:.0}/{:.0}/{:.0}/{:.0} | {extra} |",
         s.chars_per_measure(),
         chars as f64 / time.max(1e-9),
+        steady.cell(),
         s.data_lines_per_measure(),
         s.measures_per_piece(),
         s.piece_ends_per_100_measures(),
@@ -232,8 +273,8 @@ fn main() {
         a.seeds, a.temperatures, a.length
     );
     println!();
-    println!("| text | chars/measure | chars/whole note | data lines/measure | measures/piece | piece ends/100 measures | grace lines/measure | splits/measure | merges/measure | interp lines/measure | tuplet notes (%) | 32nds and shorter (%) | data lines with 2/3/4/5/6+ fields (%) | model NLL (nats/char), mass removed (raw: measures that fit the meter), lines taken whole/refused/by field/masked fields, draws per char, chars/s |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| text | chars/measure | chars/whole note | measures whose spines agree / as long as the one before (%) | data lines/measure | measures/piece | piece ends/100 measures | grace lines/measure | splits/measure | merges/measure | interp lines/measure | tuplet notes (%) | 32nds and shorter (%) | data lines with 2/3/4/5/6+ fields (%) | model NLL (nats/char), mass removed (raw: measures that fit the meter), lines taken whole/refused/by field/masked fields, draws per char, chars/s |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for entry in &manifest.models {
         let Ok(bytes) = std::fs::read(a.models.join(&entry.file)) else { continue };
         let Ok(weights) = Weights::from_bytes(&bytes) else { continue };
@@ -248,7 +289,14 @@ fn main() {
                 let (nll, scored, _) = score_text(&model, "", &valid, 1.0, None);
                 let extra = format!("{:.4} (validation text)", nll / scored.max(1) as f64);
                 let density = chars_and_time(&c.text);
-                row(&format!("{} corpus", entry.name), &TextStats::of(&c.text), density, &extra)
+                let steady = Steadiness::of(&c.text);
+                row(
+                    &format!("{} corpus", entry.name),
+                    &TextStats::of(&c.text),
+                    density,
+                    steady,
+                    &extra,
+                )
             }
             Err(e) => println!("| {} corpus | {e} |", entry.name),
         }
@@ -280,6 +328,7 @@ fn main() {
                     let (chars, time) = chars_and_time(&format!("{}{text}", opts.prime));
                     m.density.0 += chars;
                     m.density.1 += time;
+                    m.steady.add(Steadiness::of(&format!("{}{text}", opts.prime)));
                     if raw {
                         let (fit, all) = measures_in_meter(
                             &format!("{}{text}", opts.prime),
@@ -331,7 +380,7 @@ fn main() {
                 m.nll / m.scored.max(1) as f64,
                 m.stats.chars as f64 / m.seconds.max(1e-9)
             );
-            row(&format!("{} {mode}", entry.name), &m.stats, m.density, &extra);
+            row(&format!("{} {mode}", entry.name), &m.stats, m.density, m.steady, &extra);
         }
         // The page's default composition: how many measures its score has.
         let mut measures: Vec<usize> = (1..=a.seeds)
@@ -344,7 +393,7 @@ fn main() {
         measures.sort_unstable();
         let median = measures.get(measures.len() / 2).copied().unwrap_or(0);
         println!(
-            "| {} default composition (2000 chars, 0.8, seeds 1..={}) | score measures: median {median}, least {}, most {} | | | | | | | | | | | | |",
+            "| {} default composition (2000 chars, 0.8, seeds 1..={}) | score measures: median {median}, least {}, most {} | | | | | | | | | | | | | |",
             entry.name,
             a.seeds,
             measures.first().copied().unwrap_or(0),

@@ -525,18 +525,27 @@ impl Grammar {
 /// (the rhythm unchecked; up to the first line the grammar cannot read): what a text's
 /// measures say its meter is. `editions`: read in the editions dialect.
 pub fn measure_lengths(text: &str, editions: bool) -> Vec<u64> {
+    measures_by_spine(text, editions).into_iter().flatten().collect()
+}
+
+/// [`measure_lengths`] measure by measure: for each measure with time in it, the length of
+/// each kern spine that has time in it (spines that agree give equal lengths).
+pub fn measures_by_spine(text: &str, editions: bool) -> Vec<Vec<u64>> {
     let opts = GrammarOptions { rhythm: false, editions, ..GrammarOptions::default() };
     let mut g = Grammar::new(opts);
-    let mut lengths = Vec::new();
+    let mut measures = Vec::new();
     for line in text.split_inclusive('\n') {
         if line.trim_end() == "@" {
-            lengths.extend(g.kern_ends().into_iter().filter(|&e| e > 0));
+            let lengths: Vec<u64> = g.kern_ends().into_iter().filter(|&e| e > 0).collect();
+            if !lengths.is_empty() {
+                measures.push(lengths);
+            }
         }
         if g.push_str(line).is_err() {
             break;
         }
     }
-    lengths
+    measures
 }
 
 #[cfg(test)]
