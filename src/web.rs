@@ -18,7 +18,7 @@
 //! await initWebGpu();                       // rejects with the reason there is no GPU
 //! const gpu = composer.gpu().start({ seed: 1, length: 2000 });
 //! let text = gpu.prime();
-//! while (!gpu.done()) text += await gpu.next(500);   // one dispatch and one read-back per call
+//! while (!gpu.done()) text += await gpu.next(500);   // a dispatch and read-back (or more) per call
 //! ```
 //!
 //! Every error (a truncated or foreign weights file, bad options, unknown prime characters) is
@@ -445,7 +445,7 @@ pub mod gpu {
         }
 
         /// Resolves to up to `max` more characters (at least one unless done): one dispatch and
-        /// one read-back.
+        /// read-back, or more while refused lines give no character.
         pub fn next(&self, max: usize) -> js_sys::Promise {
             let cell = self.inner.clone();
             wasm_bindgen_futures::future_to_promise(async move {
@@ -458,8 +458,8 @@ pub mod gpu {
             })
         }
 
-        /// Resolves to an Array of the text each sample of a batch drew in one dispatch (at
-        /// most `max` characters each).
+        /// Resolves to an Array of the text each sample of a batch drew in one dispatch, or in
+        /// as many as it took for one to give a character (at most `max` characters each).
         #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = nextBatch))]
         pub fn next_batch(&self, max: usize) -> js_sys::Promise {
             let cell = self.inner.clone();
@@ -492,8 +492,8 @@ pub mod gpu {
             self.with(|s| s.is_done())
         }
 
-        /// Runs every dispatch for `steps` characters (8, 16, 32 or 64) instead of adapting
-        /// to the grammar (benchmarks).
+        /// Runs every dispatch for `steps` characters (8, 16, 32 or 64; at most 32 with the
+        /// grammar) instead of adapting to the grammar (benchmarks).
         #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = fixSteps))]
         pub fn fix_steps(&self, steps: usize) -> Result<(), WebError> {
             let mut cell = self.inner.borrow_mut();

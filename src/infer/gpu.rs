@@ -7,11 +7,12 @@
 //! random stream, reduced across the workgroup), one workgroup per sample with one invocation
 //! per hidden unit. The host reads back once per chunk: the drawn candidates and their logits.
 //!
-//! The grammar stays on the CPU: the sampling loop (`crate::sampler::gpu`) takes each
-//! candidate the grammar allows and, at the first it refuses, draws from that step's logits
-//! under the mask instead (rejection sampling: the same distribution as masking first). The
-//! next launch starts from the LSTM state saved at that step, so no work is redone on the CPU.
-//! A launch therefore yields between 1 and [`CHUNK`] characters.
+//! The grammar stays on the CPU: the sampling loop (`crate::sampler::gpu`) takes the
+//! candidates a line at a time as the CPU sampler draws them, and draws a refused line again
+//! from the state it began from, which a launch copies to [`ANCHOR_SLOT`] before it could
+//! overwrite it. The next launch starts from the LSTM state saved at the last step taken, so no
+//! work is redone on the CPU. A launch therefore yields between 0 (a line refused) and
+//! [`CHUNK`] characters.
 //!
 //! Loop bounds that contain barriers are compile-time constants (layers, steps), as WGSL's
 //! uniformity rules require; a chunk stays at 64 steps, well below the ~65,535-iteration limit
@@ -33,7 +34,13 @@ pub const CHUNK: usize = 64;
 /// run of candidates the grammar has been accepting, so little work is thrown away.
 pub const MIN_STEPS: usize = 8;
 /// Control words per sample of a launch (see [`lstm_chunk`]).
-pub(crate) const CTRL: usize = 5 + CHUNK;
+pub(crate) const CTRL: usize = 6 + CHUNK;
+/// The state slot a launch can keep a state in for later launches (see [`lstm_chunk`]'s
+/// `save`): the last, which no launch of fewer than [`CHUNK`] steps writes. The sampler keeps
+/// the state a line began from there, so that it can draw a refused line again.
+pub const ANCHOR_SLOT: usize = CHUNK - 1;
+/// "Save nothing" in a launch's `save` word.
+pub(crate) const NO_SAVE: u32 = u32::MAX;
 /// The most samples one launch runs (one workgroup each).
 pub const MAX_BATCH: usize = 64;
 /// WebGPU guarantees 256 invocations per workgroup; the kernel uses one per hidden unit.
@@ -78,9 +85,10 @@ fn pcg_hash(v: u32) -> u32 {
 ///
 /// Four storage buffers (WebGPU guarantees 8 per stage; cubecl adds one for its metadata):
 /// - `params`: every weight, in the order of [`GpuModel::new`] (offsets follow from the sizes);
-/// - `ctrl`: per sample `b`, from `b * (5 + slots)`: start slot, first token, forced count,
+/// - `ctrl`: per sample `b`, from `b * (6 + slots)`: start slot, first token, forced count,
 ///   position of the first candidate in the sample (step k draws the random number of position
-///   + k), random seed, then `slots` forced tokens;
+///   + k), random seed, a slot to save (copied to the last slot, [`ANCHOR_SLOT`], before any
+///   step runs; [`NO_SAVE`] for none), then `slots` forced tokens;
 /// - `states`: per sample, `slots` states (h then c of every layer);
 /// - `out`: per sample, from `b * slots * (vocab + 1)`: `slots` rows of logits, then `slots`
 ///   candidates (as f32, exact below 2^24).
@@ -127,16 +135,26 @@ fn lstm_chunk(
     let mut red_i = Shared::<[u32]>::new_slice(hidden);
     let mut tok = Shared::<u32>::new();
 
-    let cb = b * comptime!(5 + slots);
+    let cb = b * comptime!(6 + slots);
     let start = ctrl[cb] as usize;
     let n_forced = ctrl[cb + 2] as usize;
     let counter = ctrl[cb + 3];
     let seed = ctrl[cb + 4];
+    let save = ctrl[cb + 5];
     let ob = b * comptime!(slots * (vocab + 1));
     let slot0 = (b * slots + start) * 2 * lh;
     for l in 0..layers {
         h_sh[l * hidden + j] = states[slot0 + l * hidden + j];
         c_sh[l * hidden + j] = states[slot0 + lh + l * hidden + j];
+    }
+    // Each invocation copies its own units, before it writes any slot in the steps below.
+    if save < comptime!(slots as u32) {
+        let from = (b * slots + save as usize) * 2 * lh;
+        let to = (b * slots + comptime!(slots - 1)) * 2 * lh;
+        for l in 0..layers {
+            states[to + l * hidden + j] = states[from + l * hidden + j];
+            states[to + lh + l * hidden + j] = states[from + lh + l * hidden + j];
+        }
     }
     if j == 0 {
         *tok = ctrl[cb + 1];
@@ -254,7 +272,7 @@ fn lstm_chunk(
             let pick = red_i[0] as usize;
             out[ob + comptime!(slots * vocab) + k] = f32::cast_from(pick as u32);
             if k + 1 < n_forced {
-                *tok = ctrl[cb + 5 + k + 1];
+                *tok = ctrl[cb + 6 + k + 1];
             } else {
                 *tok = pick as u32;
             }
@@ -500,7 +518,8 @@ impl GpuModel {
         let mut ctrl = vec![0u32; CTRL];
         ctrl[1] = tokens[0] as u32;
         ctrl[2] = tokens.len() as u32;
-        for (f, &t) in ctrl[5..].iter_mut().zip(tokens) {
+        ctrl[5] = NO_SAVE;
+        for (f, &t) in ctrl[6..].iter_mut().zip(tokens) {
             *f = t as u32;
         }
         let (_, logits) = self.run_chunk(&states, &ctrl, 1.0, true, CHUNK).await?;

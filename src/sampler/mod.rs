@@ -248,6 +248,9 @@ pub struct Sampler {
     done: bool,
     rhythm_relaxed: usize,
     stats: SampleStats,
+    /// The state before the prime's last token, and that token: where a GPU launch starts a
+    /// sample, so that it can draw the first line again ([`gpu`]).
+    before_last: (LstmState, usize),
 }
 
 impl Sampler {
@@ -274,10 +277,15 @@ impl Sampler {
             done: false,
             rhythm_relaxed: 0,
             stats: SampleStats::default(),
+            before_last: (model.zero_state(), 0),
             model,
             opts,
         };
-        for t in tokens {
+        let n = tokens.len();
+        for (i, t) in tokens.into_iter().enumerate() {
+            if i + 1 == n {
+                sampler.before_last = (sampler.state.clone(), t);
+            }
             sampler.model.step(&mut sampler.state, t, &mut sampler.logits);
         }
         Ok(sampler)
@@ -644,6 +652,17 @@ impl Sampler {
         if total >= self.opts.length {
             let at_bar = self.grammar.as_ref().is_none_or(|g| g.at_line_start());
             self.ends_after_pending = at_bar || total >= self.opts.length + MAX_OVERRUN;
+        }
+    }
+
+    /// Takes a line drawn elsewhere (on a GPU): the grammar after it and how many characters it
+    /// has, handed out by the caller; the length rule as in [`Sampler::take_text`].
+    fn commit_line(&mut self, grammar: Grammar, chars: usize) {
+        self.grammar = Some(grammar);
+        self.produced += chars;
+        if self.produced >= self.opts.length {
+            let at_bar = self.grammar.as_ref().is_none_or(|g| g.at_line_start());
+            self.done = at_bar || self.produced >= self.opts.length + MAX_OVERRUN;
         }
     }
 

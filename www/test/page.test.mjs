@@ -155,7 +155,10 @@ for (const config of CONFIGS) {
       const batchStatus = await page.textContent("#status");
       const [, batchChars, batchDispatches] = batchStatus.match(/^8 variations, ([\d,]+) characters in .* on the GPU \(WebGPU\), ([\d,]+) GPU dispatches for all 8 at once: pick one\.$/) || [];
       assert.ok(batchChars, batchStatus);
-      assert.ok(Number(batchDispatches.replace(/,/g, "")) * 8 < Number(batchChars.replace(/,/g, "")), batchStatus);
+      // Each dispatch advances all 8, but a sample whose line is refused gets no character from
+      // it (its line is drawn again from where it began); one sample alone of this tiny model
+      // takes about 1.6 characters a dispatch.
+      assert.ok(Number(batchDispatches.replace(/,/g, "")) * 4 < Number(batchChars.replace(/,/g, "")), batchStatus);
       assert.deepEqual(await page.locator("#variations-list h3").allTextContents(), [20, 21, 22, 23, 24, 25, 26, 27].map((s) => `Seed ${s}`));
       await page.click("text=Pick seed 23");
       await page.waitForFunction(() => document.querySelector("#seed").value === "23", null, { polling: 100 });
