@@ -223,3 +223,29 @@ fn constrained_gpu_samples_are_as_likely_under_the_model_as_the_cpus() {
         assert!(check_prepared(text, opts[0].meter).is_valid());
     }
 }
+
+#[test]
+fn a_batch_handed_out_a_few_characters_at_a_time_gives_the_same_texts() {
+    // Each launch runs every sample of the batch; a sample that already has the characters it
+    // may hand out still takes its candidates (and keeps them), or the launch would overwrite
+    // the state it was to go on from.
+    let device = device();
+    let gpu = Arc::new(GpuModel::new(&device, shipped("mozart")).unwrap());
+    let opts: Vec<_> = (1..=3)
+        .map(|seed| SampleOptions { seed, length: 200, ..SampleOptions::default() })
+        .collect();
+    let run = |max: usize| {
+        let mut batch = GpuSampling::batch(gpu.clone(), opts.clone()).unwrap();
+        let mut outs: Vec<String> = opts.iter().map(|o| o.prime.clone()).collect();
+        while !batch.is_done() {
+            let mut parts = vec![String::new(); opts.len()];
+            let n = cubecl::future::block_on(batch.next_batch(max, &mut parts)).unwrap();
+            assert!(n >= 1 && parts.iter().all(|p| p.chars().count() <= max));
+            for (out, part) in outs.iter_mut().zip(parts) {
+                out.push_str(&part);
+            }
+        }
+        outs
+    };
+    assert_eq!(run(3), run(usize::MAX));
+}

@@ -54,6 +54,15 @@ impl Lane {
         self.sampler.produced() - self.pending.len() - self.first.is_some() as usize
     }
 
+    /// Moves characters from `pending` to `out` while `n` (those `out` took) is below `max`.
+    fn hand_out(&mut self, max: usize, out: &mut String, n: &mut usize) {
+        while *n < max {
+            let Some(c) = self.pending.pop_front() else { break };
+            out.push(c);
+            *n += 1;
+        }
+    }
+
     fn is_done(&self) -> bool {
         self.first.is_none() && self.pending.is_empty() && self.sampler.is_done()
     }
@@ -345,15 +354,14 @@ impl GpuSampling {
         let mut count = vec![0usize; self.lanes.len()];
         for ((lane, out), n) in self.lanes.iter_mut().zip(outs.iter_mut()).zip(&mut count) {
             if let Some(c) = lane.first.take() {
-                out.push(c);
-                *n += 1;
+                lane.pending.push_front(c);
             }
-            while *n < max {
-                let Some(c) = lane.pending.pop_front() else { break };
-                out.push(c);
-                *n += 1;
-            }
+            lane.hand_out(max, out, n);
         }
+        // Launch while a sample wants characters and is not complete. Every launch runs every
+        // sample of the batch, so each one that is not complete takes its candidates (what
+        // exceeds `max` waits in `pending`): one left out would find the state it was to go on
+        // from overwritten.
         let busy = |lane: &Lane, n: usize| n < max && !lane.sampler.is_done();
         // A launch may give no character (a line refused, or one longer than the launch): launch
         // again until one comes.
@@ -392,7 +400,7 @@ impl GpuSampling {
             for (b, ((lane, out), n)) in
                 self.lanes.iter_mut().zip(outs.iter_mut()).zip(&mut count).enumerate()
             {
-                if !busy(lane, *n) {
+                if lane.sampler.is_done() {
                     continue;
                 }
                 let mut run = 0usize;
@@ -435,18 +443,13 @@ impl GpuSampling {
                         }
                         lane.sampler.commit_line(trial, line.chars.len());
                         lane.pending.extend(line.chars.drain(..));
-                        while *n < max {
-                            let Some(c) = lane.pending.pop_front() else { break };
-                            out.push(c);
-                            *n += 1;
-                        }
                         lane.lines += (c == '\n') as u32;
                         lane.line = if c == '\n' {
                             Draw::new(&lane.sampler, Grain::Line, lane.next, LineKinds::ALL)
                         } else {
                             Draw::new(&lane.sampler, Grain::Field, lane.next, kinds)
                         };
-                        if !busy(lane, *n) {
+                        if lane.sampler.is_done() {
                             break;
                         }
                         continue;
@@ -455,8 +458,7 @@ impl GpuSampling {
                     else {
                         break;
                     };
-                    out.push(c);
-                    *n += 1;
+                    lane.pending.push_back(c);
                     lane.next = (k as u32, t as u32);
                     lane.lines += (c == '\n') as u32;
                     if let Some(line) = lane.line.as_ref().filter(|_| matches!(c, '\t' | '\n')) {
@@ -469,10 +471,11 @@ impl GpuSampling {
                         };
                         lane.line = Draw::new(&lane.sampler, grain, lane.next, kinds);
                     }
-                    if t != candidate || *n >= max {
+                    if t != candidate {
                         break;
                     }
                 }
+                lane.hand_out(max, out, n);
                 longest = longest.max(run);
             }
             // Next time run about twice the characters the best sample took (a power of two, so at
