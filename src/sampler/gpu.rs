@@ -4,8 +4,9 @@
 //! With the grammar, a sample is drawn a line at a time as on the CPU ([`Sampler`]'s
 //! `free_line`): the GPU's candidates are taken while the grammar takes them, to the end of the
 //! line; a refused line is drawn again, with other random numbers, from the state the line began
-//! from (kept in [`ANCHOR_SLOT`]); after [`MAX_LINE_ATTEMPTS`] refusals the line is drawn a
-//! character at a time under the grammar's mask ([`Sampler::decide`]).
+//! from (kept in [`ANCHOR_SLOT`]); after [`MAX_LINE_ATTEMPTS`] refusals it is drawn field by
+//! field the same way, and a field refused [`MAX_FIELD_ATTEMPTS`] times a character at a time
+//! under the grammar's mask ([`Sampler::decide`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -657,6 +657,7 @@ impl Sampler {
 
     /// Takes a line drawn elsewhere (on a GPU): the grammar after it and how many characters it
     /// has, handed out by the caller; the length rule as in [`Sampler::take_text`].
+    #[cfg(feature = "webgpu")]
     fn commit_line(&mut self, grammar: Grammar, chars: usize) {
         self.grammar = Some(grammar);
         self.produced += chars;
