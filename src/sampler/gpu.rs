@@ -379,11 +379,10 @@ impl GpuSampling {
                 // by line, on the refusals so far), so a sample is the same whatever the chunk
                 // sizes and whatever else is in the batch.
                 let mut position = lane.sampler.produced() as u32;
-                let mut seed = lane.seed;
+                let seed = lane.seed ^ lane.refusals.wrapping_mul(0x9E37_79B9);
                 let mut save = NO_SAVE;
                 if let Some(line) = &mut lane.line {
                     position += line.chars.len() as u32;
-                    seed ^= lane.refusals.wrapping_mul(0x9E37_79B9);
                     if line.anchor.0 != ANCHOR_SLOT as u32 {
                         // (A launch that starts from the anchor reads it where it is, then saves it.)
                         save = line.anchor.0;
@@ -459,6 +458,9 @@ impl GpuSampling {
                     else {
                         break;
                     };
+                    if lane.line.is_some() {
+                        lane.sampler.stats.drawn += 1;
+                    }
                     lane.pending.push_back(c);
                     lane.next = (k as u32, t as u32);
                     lane.lines += (c == '\n') as u32;

@@ -659,11 +659,13 @@ impl Sampler {
     /// has, handed out by the caller; the length rule as in [`Sampler::take_text`].
     #[cfg(feature = "webgpu")]
     fn commit_line(&mut self, grammar: Grammar, chars: usize) {
+        // The overrun ends a sample only at a line's end, as on the CPU (a field may be taken
+        // alone).
+        let (at_bar, at_line) = (grammar.at_line_start(), grammar.at_line_begin());
         self.grammar = Some(grammar);
         self.produced += chars;
         if self.produced >= self.opts.length {
-            let at_bar = self.grammar.as_ref().is_none_or(|g| g.at_line_start());
-            self.done = at_bar || self.produced >= self.opts.length + MAX_OVERRUN;
+            self.done = at_bar || (at_line && self.produced >= self.opts.length + MAX_OVERRUN);
         }
     }
 
@@ -695,7 +697,11 @@ impl Sampler {
         let vocab = self.model.vocab();
         if let (Some(g), Some(t)) = (&mut self.grammar, candidate) {
             let c = vocab.char(t);
-            if g.at_line_begin() && c.is_some_and(|c| !g.allows(c)) {
+            // (Kinds a caller already narrowed, the GPU's line drawing, are kept.)
+            if g.at_line_begin()
+                && g.line_kinds() == LineKinds::ALL
+                && c.is_some_and(|c| !g.allows(c))
+            {
                 let kinds = retry_kinds(g, c, false);
                 g.set_line_kinds(kinds);
             }

@@ -346,6 +346,11 @@ impl Grammar {
         self.state.rules.line_kinds = kinds;
     }
 
+    /// The kinds of line that may start from here on (see [`Grammar::set_line_kinds`]).
+    pub fn line_kinds(&self) -> LineKinds {
+        self.state.rules.line_kinds
+    }
+
     /// Whether a new line would start with the next character.
     pub fn at_line_begin(&self) -> bool {
         matches!(self.state.cursor.pos, Pos::LineStart)
