@@ -20,6 +20,7 @@ use kernrnn::kern::grammar::{measure_lengths, measures_by_spine};
 use kernrnn::kern::stats::TextStats;
 use kernrnn::kern::{prepare_dir, Grammar, GrammarOptions, Meter, MeterChoice};
 use kernrnn::manifest::Manifest;
+use kernrnn::sampler::SampleStats;
 use kernrnn::{CpuModel, SampleOptions, Sampler, Weights};
 
 struct Args {
@@ -69,11 +70,8 @@ struct Mode {
     /// characters the grammar refused there.
     removed: f64,
     removed_scored: usize,
-    lines: usize,
-    refused: usize,
-    by_field: usize,
-    masked: usize,
-    drawn: usize,
+    /// How the grammar took the lines (constrained).
+    sampling: SampleStats,
     seconds: f64,
     /// (Raw text) its measures that the grammar takes in the meter its measures have most
     /// often, and all its measures.
@@ -318,12 +316,7 @@ fn main() {
                     let mut text = String::new();
                     sampler.take(usize::MAX, &mut text);
                     m.seconds += start.elapsed().as_secs_f64();
-                    let st = sampler.stats();
-                    m.lines += st.lines;
-                    m.refused += st.refused;
-                    m.by_field += st.lines_by_field;
-                    m.masked += st.masked_fields;
-                    m.drawn += st.drawn;
+                    m.sampling.add(&sampler.stats());
                     m.stats.add(&TextStats::of(&format!("{}{text}", opts.prime)));
                     let (chars, time) = chars_and_time(&format!("{}{text}", opts.prime));
                     m.density.0 += chars;
@@ -368,11 +361,11 @@ fn main() {
             } else {
                 format!(
                     "{}/{}/{}/{}, {:.2}",
-                    m.lines,
-                    m.refused,
-                    m.by_field,
-                    m.masked,
-                    m.drawn as f64 / m.stats.chars.max(1) as f64
+                    m.sampling.lines,
+                    m.sampling.refused,
+                    m.sampling.lines_by_field,
+                    m.sampling.masked_fields,
+                    m.sampling.drawn as f64 / m.stats.chars.max(1) as f64
                 )
             };
             let extra = format!(

@@ -30,6 +30,17 @@ fn sample_on_gpu(gpu: &Arc<GpuModel>, opts: &SampleOptions) -> (String, usize) {
     (out, s.dispatches())
 }
 
+/// A batch sampled on the GPU to the end (each call gives at least one character): the texts,
+/// primes included, and the sampler (its counts).
+fn sample_batch_on_gpu(gpu: &Arc<GpuModel>, opts: &[SampleOptions]) -> (Vec<String>, GpuSampling) {
+    let mut batch = GpuSampling::batch(gpu.clone(), opts.to_vec()).unwrap();
+    let mut outs: Vec<String> = opts.iter().map(|o| o.prime.clone()).collect();
+    while !batch.is_done() {
+        assert!(cubecl::future::block_on(batch.next_batch(usize::MAX, &mut outs)).unwrap() >= 1);
+    }
+    (outs, batch)
+}
+
 #[test]
 fn gpu_logits_equal_the_cpu_step() {
     let device = device();
@@ -120,11 +131,7 @@ fn a_batch_samples_variations_in_one_launch_each_as_alone() {
     let opts: Vec<_> = (1..=4)
         .map(|seed| SampleOptions { seed, length: 300, ..SampleOptions::default() })
         .collect();
-    let mut batch = GpuSampling::batch(gpu.clone(), opts.clone()).unwrap();
-    let mut outs: Vec<String> = opts.iter().map(|o| o.prime.clone()).collect();
-    while !batch.is_done() {
-        assert!(cubecl::future::block_on(batch.next_batch(usize::MAX, &mut outs)).unwrap() >= 1);
-    }
+    let (outs, batch) = sample_batch_on_gpu(&gpu, &opts);
     let mut alone_dispatches = 0;
     for (o, text) in opts.iter().zip(&outs) {
         // A character's random number depends on its position alone: the same text as alone.
@@ -160,6 +167,19 @@ fn nll(cpu: &CpuModel, text: &str) -> f64 {
     total / (tokens.len() - 1) as f64
 }
 
+/// The mean NLL per character of the GPU's texts `on_gpu` and of the CPU's samples of the same
+/// options.
+fn mean_nll_on_gpu_and_cpu(
+    cpu: &Arc<CpuModel>,
+    on_gpu: &[String],
+    opts: &[SampleOptions],
+) -> (f64, f64) {
+    let n = opts.len() as f64;
+    let gpu = on_gpu.iter().map(|t| nll(cpu, t)).sum::<f64>() / n;
+    let on_cpu = opts.iter().map(|o| nll(cpu, &kernrnn::sample(cpu.clone(), o).unwrap()));
+    (gpu, on_cpu.sum::<f64>() / n)
+}
+
 #[test]
 fn gpu_draws_follow_the_model_like_the_cpu_draws() {
     // Samples of one distribution have about the same likelihood under it: a GPU sampler that
@@ -177,15 +197,8 @@ fn gpu_draws_follow_the_model_like_the_cpu_draws() {
             ..SampleOptions::default()
         })
         .collect();
-    let mut batch = GpuSampling::batch(gpu, opts.clone()).unwrap();
-    let mut outs: Vec<String> = opts.iter().map(|o| o.prime.clone()).collect();
-    while !batch.is_done() {
-        cubecl::future::block_on(batch.next_batch(usize::MAX, &mut outs)).unwrap();
-    }
-    let on_gpu = outs.iter().map(|t| nll(&cpu, t)).sum::<f64>() / 10.0;
-    let on_cpu =
-        opts.iter().map(|o| nll(&cpu, &kernrnn::sample(cpu.clone(), o).unwrap())).sum::<f64>()
-            / 10.0;
+    let (outs, _) = sample_batch_on_gpu(&gpu, &opts);
+    let (on_gpu, on_cpu) = mean_nll_on_gpu_and_cpu(&cpu, &outs, &opts);
     assert!(
         (on_gpu - on_cpu).abs() < 0.2 * on_cpu,
         "{on_gpu:.3} nats/char on the GPU, {on_cpu:.3} on the CPU"
@@ -208,15 +221,8 @@ fn constrained_gpu_samples_are_as_likely_under_the_model_as_the_cpus() {
     let opts: Vec<_> = (1..=4)
         .map(|seed| SampleOptions { seed, length: 600, ..SampleOptions::default() })
         .collect();
-    let mut batch = GpuSampling::batch(gpu, opts.clone()).unwrap();
-    let mut outs: Vec<String> = opts.iter().map(|o| o.prime.clone()).collect();
-    while !batch.is_done() {
-        cubecl::future::block_on(batch.next_batch(usize::MAX, &mut outs)).unwrap();
-    }
-    let on_gpu = outs.iter().map(|t| nll(&cpu, t)).sum::<f64>() / 4.0;
-    let on_cpu =
-        opts.iter().map(|o| nll(&cpu, &kernrnn::sample(cpu.clone(), o).unwrap())).sum::<f64>()
-            / 4.0;
+    let (outs, _) = sample_batch_on_gpu(&gpu, &opts);
+    let (on_gpu, on_cpu) = mean_nll_on_gpu_and_cpu(&cpu, &outs, &opts);
     eprintln!("constrained: {on_gpu:.3} nats/char on the GPU, {on_cpu:.3} on the CPU");
     assert!(on_gpu < on_cpu + 0.15, "{on_gpu:.3} nats/char on the GPU, {on_cpu:.3} on the CPU");
     for text in &outs {

@@ -34,12 +34,10 @@ struct Lane {
     /// The state slot and token its next launch starts from.
     next: (u32, u32),
     seed: u32,
-    /// The first character, drawn on the CPU from the prime's logits, not yet handed out
-    /// (samples drawn a character at a time).
-    first: Option<char>,
     /// The line or field being drawn (samples drawn a line at a time).
     line: Option<Draw>,
-    /// Characters of accepted lines not yet handed out.
+    /// Characters drawn and not yet handed out: those of accepted lines, and (samples drawn a
+    /// character at a time) the first, drawn on the CPU from the prime's logits.
     pending: VecDeque<char>,
     /// Draws refused so far: a draw's random numbers depend on the position of its characters
     /// and on this count, so a draw made again is new, and the text does not depend on where
@@ -50,9 +48,9 @@ struct Lane {
 }
 
 impl Lane {
-    /// Characters handed out (those of accepted lines still pending are drawn, not handed out).
+    /// Characters handed out (those still pending are drawn, not handed out).
     fn handed_out(&self) -> usize {
-        self.sampler.produced() - self.pending.len() - self.first.is_some() as usize
+        self.sampler.produced() - self.pending.len()
     }
 
     /// Moves characters from `pending` to `out` while `n` (those `out` took) is below `max`.
@@ -65,7 +63,7 @@ impl Lane {
     }
 
     fn is_done(&self) -> bool {
-        self.first.is_none() && self.pending.is_empty() && self.sampler.is_done()
+        self.pending.is_empty() && self.sampler.is_done()
     }
 }
 
@@ -235,7 +233,6 @@ impl GpuSampling {
                 let lane = Lane {
                     next: anchor,
                     seed,
-                    first: None,
                     line,
                     pending: VecDeque::new(),
                     refusals: 0,
@@ -250,9 +247,8 @@ impl GpuSampling {
                 let lane = Lane {
                     next: (0, first.map_or(0, |(t, _)| t as u32)),
                     seed,
-                    first: first.map(|(_, c)| c),
                     line: None,
-                    pending: VecDeque::new(),
+                    pending: first.map(|(_, c)| c).into_iter().collect(),
                     refusals: 0,
                     lines: 0,
                     sampler,
@@ -301,13 +297,7 @@ impl GpuSampling {
     pub fn stats(&self) -> super::SampleStats {
         let mut all = super::SampleStats::default();
         for lane in &self.lanes {
-            let s = lane.sampler.stats();
-            all.lines += s.lines;
-            all.refused += s.refused;
-            all.lines_by_field += s.lines_by_field;
-            all.refused_fields += s.refused_fields;
-            all.masked_fields += s.masked_fields;
-            all.drawn += s.drawn;
+            all.add(&lane.sampler.stats());
         }
         all
     }
@@ -354,9 +344,6 @@ impl GpuSampling {
     ) -> Result<usize, SampleError> {
         let mut count = vec![0usize; self.lanes.len()];
         for ((lane, out), n) in self.lanes.iter_mut().zip(outs.iter_mut()).zip(&mut count) {
-            if let Some(c) = lane.first.take() {
-                lane.pending.push_front(c);
-            }
             lane.hand_out(max, out, n);
         }
         // Launch while a sample wants characters and is not complete. Every launch runs every

@@ -207,6 +207,18 @@ pub struct SampleStats {
     pub drawn: usize,
 }
 
+impl SampleStats {
+    /// Adds another sample's counts.
+    pub fn add(&mut self, o: &SampleStats) {
+        self.lines += o.lines;
+        self.refused += o.refused;
+        self.lines_by_field += o.lines_by_field;
+        self.refused_fields += o.refused_fields;
+        self.masked_fields += o.masked_fields;
+        self.drawn += o.drawn;
+    }
+}
+
 /// What a free draw gave: whether it ended where it should, its first character, whether it
 /// had a grace-note sign.
 struct Drawn {
