@@ -11,6 +11,7 @@
 //! | 4 | `measure` | where spines are in the measure, barline rules, counts, caps |
 //! | 5 | [`grammar`] | prepared text, one character at a time |
 //! | 5 | [`playback`] | a score's loudness line by line (its dynamics) and tempo |
+//! | 6 | [`clock`] | how much of the measure is left at each line (the model's second input) |
 //!
 //! Beside the grammar: the checker ([`check`], with its recovery), reconstruction of a score
 //! from a sample ([`reconstruct`]), continuing a real score ([`continuation`]: where the model
@@ -20,6 +21,7 @@
 //! Every limit the layers put on text is in `limits`, with its reason.
 
 pub mod check;
+pub mod clock;
 pub mod continuation;
 pub mod dialect;
 pub(crate) mod duration;

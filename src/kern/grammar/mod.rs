@@ -201,6 +201,15 @@ fn note_overflow(sink: &mut Sink, line: usize, msg: impl FnOnce() -> String) {
     }
 }
 
+/// The kind of the last line read, as far as counting a measure cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LastLine {
+    Barline,
+    /// `*-`: the piece ended.
+    PieceEnd,
+    Other,
+}
+
 /// The incremental grammar (see the module documentation).
 #[derive(Clone, Debug)]
 pub struct Grammar {
@@ -406,6 +415,16 @@ impl Grammar {
         let length = self.state.measure.meter.map(Meter::ticks);
         let spines = &self.state.spines;
         !spines.at_measure_start() && !spines.kern_ends().all(|e| Some(e) == length)
+    }
+
+    /// What kind of line the grammar read last (for the measure clock, which reads it at each
+    /// line's end).
+    pub(crate) fn last_line(&self) -> LastLine {
+        match self.state.prev {
+            Prev::Barline => LastLine::Barline,
+            Prev::Term => LastLine::PieceEnd,
+            Prev::Nothing | Prev::Interp | Prev::Data => LastLine::Other,
+        }
     }
 
     /// When the kern spines' current notes end, in ticks from the start of the measure.
