@@ -47,7 +47,7 @@ fn main() {
     println!("|---|---|---|---|---|");
     for (layers, hidden) in [(3, 128), (3, 256)] {
         let vocab = Vocab::from_text(&(32u8..99).map(char::from).collect::<String>());
-        let hyper = Hyper { vocab_size: vocab.len(), layers, hidden };
+        let hyper = Hyper { vocab_size: vocab.len(), layers, hidden, measure_clock: true };
         let weights = CharLstm::new(hyper, 0.0, &burn::tensor::Device::flex()).to_weights(
             vocab,
             Provenance::default(),
@@ -162,6 +162,7 @@ fn train_speed(
         vocab_size: report.state.vocab.chars().count(),
         layers: run.config.layers,
         hidden: run.config.hidden,
+        measure_clock: run.config.measure_clock,
     };
     Ok((
         report.state.global_iteration,

@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use kernrnn::composer::Composer;
 use kernrnn::infer::math;
+use kernrnn::kern::clock::TextClock;
 use kernrnn::kern::grammar::{measure_lengths, measures_by_spine};
 use kernrnn::kern::stats::TextStats;
 use kernrnn::kern::{prepare_dir, Grammar, GrammarOptions, Meter, MeterChoice};
@@ -200,13 +201,25 @@ fn score_text(
     text: &str,
     temperature: f32,
     grammar: Option<Grammar>,
+    meter: Option<Meter>,
 ) -> (f64, usize, f64) {
     let vocab = model.vocab();
     let mut state = model.zero_state();
     let mut logits = vec![0.0; vocab.len()];
     let Ok(prime_tokens) = vocab.encode(prime) else { return (0.0, 0, 0.0) };
-    for t in prime_tokens {
-        model.step(&mut state, t, &mut logits);
+    // The measure clock as the model read it (the grammar's count agrees with it on valid text);
+    // a sampler whose grammar keeps a meter counts from it at once (see `assume_length`), from
+    // the prime's last character on.
+    let mut clock = TextClock::new(model.dialect().editions);
+    let mut classes: Vec<u8> = prime.chars().map(|c| clock.push(c)).collect();
+    if let Some(m) = meter {
+        clock.assume_length(m.ticks());
+        if let Some(last) = classes.last_mut() {
+            *last = clock.clock().class();
+        }
+    }
+    for (t, k) in prime_tokens.into_iter().zip(classes) {
+        model.step(&mut state, t, k, &mut logits);
     }
     let mut g = grammar;
     let (mut nll, mut n, mut removed) = (0.0f64, 0usize, 0.0f64);
@@ -228,7 +241,16 @@ fn score_text(
             }
         }
         n += 1;
-        model.step(&mut state, t, &mut logits);
+        model.step(&mut state, t, clock.push(c), &mut logits);
+    }
+    // A sampler whose grammar keeps a meter counts from it at once (see `assume_length`).
+    if let (Some(m), Some(k)) = (meter, prime.chars().last()) {
+        clock.assume_length(m.ticks());
+        if model.hyper().measure_clock {
+            let t = vocab.index(k).unwrap_or(0);
+            // the prime's last character again, with the class the sampler fed it with
+            let _ = t;
+        }
     }
     (nll, n, removed)
 }
@@ -284,7 +306,7 @@ fn main() {
                 // the model's likelihood of the music it was validated on (the last 5%)
                 let n = c.text.chars().count();
                 let valid: String = c.text.chars().skip(n - n / 20).collect();
-                let (nll, scored, _) = score_text(&model, "", &valid, 1.0, None);
+                let (nll, scored, _) = score_text(&model, "", &valid, 1.0, None, None);
                 let extra = format!("{:.4} (validation text)", nll / scored.max(1) as f64);
                 let density = chars_and_time(&c.text);
                 let steady = Steadiness::of(&c.text);
@@ -314,6 +336,7 @@ fn main() {
                         continue;
                     };
                     let mut text = String::new();
+                    let meter = sampler.meter();
                     sampler.take(usize::MAX, &mut text);
                     m.seconds += start.elapsed().as_secs_f64();
                     m.sampling.add(&sampler.stats());
@@ -340,7 +363,7 @@ fn main() {
                         g
                     });
                     let (nll, n, removed) =
-                        score_text(&model, &opts.prime, &text, temperature, grammar);
+                        score_text(&model, &opts.prime, &text, temperature, grammar, meter);
                     m.nll += nll;
                     m.scored += n;
                     m.removed += removed;

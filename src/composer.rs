@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::infer::CpuModel;
+use crate::kern::clock::UNKNOWN;
 use crate::kern::{
     reconstruct_with_report, Continuation, ContinueError, Meter, MeterChoice, MeterError,
     ScoreOptions,
@@ -454,10 +455,10 @@ impl Composer {
         &self.model
     }
 
-    /// The logits after each character of `text` fed from the zero state, on the CPU (what the
-    /// page's test compares the GPU's with).
+    /// The logits after each character of `text` fed from the zero state, the measure clock
+    /// "unknown" throughout, on the CPU (what the page's test compares the GPU's with).
     pub fn logits_for(&self, text: &str) -> Result<Vec<Vec<f32>>, SampleError> {
-        Ok(self.model.logits_for(&self.model.vocab().encode(text)?))
+        Ok(self.model.logits_for(&self.model.vocab().encode(text)?, UNKNOWN))
     }
 
     /// Whether `opts` can sample from this model (all of [`Composer::start`]'s checks, without
@@ -655,7 +656,7 @@ pub(crate) mod tests {
 
     /// Such a model over `vocab`.
     fn weights_of(vocab: Vocab) -> Weights {
-        let hyper = Hyper { vocab_size: vocab.len(), layers: 2, hidden: 12 };
+        let hyper = Hyper { vocab_size: vocab.len(), layers: 2, hidden: 12, measure_clock: false };
         let mut x = 0x2545_f491u32;
         let mut next = |n: usize| -> Vec<f32> {
             (0..n)
@@ -683,6 +684,7 @@ pub(crate) mod tests {
             layers,
             head_weight: next(hyper.hidden * hyper.vocab_size),
             head_bias: next(hyper.vocab_size),
+            clock_weight: Vec::new(),
         }
     }
 

@@ -150,6 +150,10 @@ struct TrainArgs {
     /// --epochs to give it epochs)
     #[arg(long, requires = "resume")]
     final_lr: Option<f64>,
+    /// Train a model that does not read the measure clock (the time left in the measure at
+    /// each line, which the grammar counts), as models before it
+    #[arg(long)]
+    no_measure_clock: bool,
 }
 
 #[derive(Args)]
@@ -563,6 +567,7 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode, String> {
             eval_every: a.eval_every,
             seed: a.seed,
             final_lr: a.final_lr.map(|lr| (0, lr)),
+            measure_clock: !a.no_measure_clock,
         },
         backend: a.backend.into(),
         layers: a.lstm.into(),

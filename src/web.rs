@@ -330,6 +330,7 @@ pub mod gpu {
 
     use super::{from_js, resolve, Composer, WebError};
     use crate::infer::gpu::{GpuDevice, GpuModel};
+    use crate::kern::clock::UNKNOWN;
     use crate::sampler::gpu::GpuSampling as Inner;
 
     thread_local! {
@@ -403,13 +404,13 @@ pub mod gpu {
         }
 
         /// Resolves to the logits after each character of `text` (at most 64), fed from the
-        /// zero state: an Array of Float32Arrays, to compare with `Composer.logitsFor`.
+        /// zero state, the measure clock "unknown" throughout: an Array of Float32Arrays, to compare with `Composer.logitsFor`.
         #[cfg_attr(target_family = "wasm", wasm_bindgen(js_name = logitsFor))]
         pub fn logits_for(&self, text: String) -> js_sys::Promise {
             let model = self.model.clone();
             wasm_bindgen_futures::future_to_promise(async move {
                 let tokens = model.cpu().vocab().encode(&text).map_err(rejection)?;
-                let rows = model.logits_for(&tokens).await.map_err(rejection)?;
+                let rows = model.logits_for(&tokens, UNKNOWN).await.map_err(rejection)?;
                 let rows: js_sys::Array =
                     rows.iter().map(|r| js_sys::Float32Array::from(&r[..])).collect();
                 Ok(rows.into())

@@ -8,19 +8,27 @@
 //!   its rows are indexed by token.
 //! - `lstm.{l}.w_hh` `[H, 4H]`, `lstm.{l}.bias` `[4H]`.
 //! - `head.weight` `[H, V]`, `head.bias` `[V]`: the output layer.
+//! - `lstm.0.w_clock` `[CLOCK_CLASSES, 4H]`, in models that read the measure clock
+//!   (`hyper.measure_clock`, format version 2): layer 0's rows for the clock's class, added to
+//!   its gates beside the character's row ([`crate::kern::clock`]).
 
 use std::collections::HashMap;
 
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 use serde::{Deserialize, Serialize};
 
+use crate::kern::clock::CLOCK_CLASSES;
 use crate::kern::Dialect;
 use crate::vocab::Vocab;
 
 /// The value of the `format` metadata key.
 pub const FORMAT: &str = "kernrnn-lstm";
-/// Bumped when the layout changes incompatibly.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bumped when the layout changes incompatibly: version 2 adds the measure clock's tensor (a
+/// model that reads it written as version 1 would load in an older kernrnn and sample without
+/// it). Files without it are still written as version 1.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest version read.
+const OLDEST_VERSION: u32 = 1;
 
 /// Shape of the network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +36,10 @@ pub struct Hyper {
     pub vocab_size: usize,
     pub layers: usize,
     pub hidden: usize,
+    /// The first layer reads the measure clock's class beside each character
+    /// ([`crate::kern::clock`]); absent (false) in models from before it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub measure_clock: bool,
 }
 
 impl Hyper {
@@ -40,9 +52,19 @@ impl Hyper {
         }
     }
 
+    /// Rows of the measure clock's tensor (0 without it).
+    pub fn clock_rows(&self) -> usize {
+        if self.measure_clock {
+            CLOCK_CLASSES
+        } else {
+            0
+        }
+    }
+
     pub fn num_params(&self) -> usize {
         let g = 4 * self.hidden;
         (0..self.layers).map(|l| self.input_size(l) * g + self.hidden * g + g).sum::<usize>()
+            + self.clock_rows() * g
             + self.hidden * self.vocab_size
             + self.vocab_size
     }
@@ -92,6 +114,8 @@ pub struct Weights {
     pub layers: Vec<LayerWeights>,
     pub head_weight: Vec<f32>,
     pub head_bias: Vec<f32>,
+    /// `[CLOCK_CLASSES, 4H]` with `hyper.measure_clock`, else empty.
+    pub clock_weight: Vec<f32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +126,7 @@ pub enum WeightsError {
     NotSafetensors(String),
     #[error("not a kernrnn weights file: its metadata has no `format: {FORMAT}` entry")]
     Foreign,
-    #[error("weights format version {found} is not supported by this kernrnn (it reads version {FORMAT_VERSION})")]
+    #[error("weights format version {found} is not supported by this kernrnn (it reads versions {OLDEST_VERSION} to {FORMAT_VERSION})")]
     Version { found: String },
     #[error("weights file metadata `{key}` is missing or invalid: {why}")]
     Metadata { key: &'static str, why: String },
@@ -137,6 +161,9 @@ impl Weights {
         }
         shapes.push(("head.weight".into(), vec![hyper.hidden, hyper.vocab_size]));
         shapes.push(("head.bias".into(), vec![hyper.vocab_size]));
+        if hyper.measure_clock {
+            shapes.push(("lstm.0.w_clock".into(), vec![CLOCK_CLASSES, g]));
+        }
         shapes
     }
 
@@ -146,6 +173,9 @@ impl Weights {
             out.extend([layer.w_ih.as_slice(), &layer.w_hh, &layer.bias]);
         }
         out.extend([self.head_weight.as_slice(), &self.head_bias]);
+        if self.hyper.measure_clock {
+            out.push(&self.clock_weight);
+        }
         out
     }
 
@@ -162,7 +192,8 @@ impl Weights {
         }
         let mut meta = HashMap::new();
         meta.insert("format".to_string(), FORMAT.to_string());
-        meta.insert("format_version".to_string(), FORMAT_VERSION.to_string());
+        let version = if self.hyper.measure_clock { FORMAT_VERSION } else { OLDEST_VERSION };
+        meta.insert("format_version".to_string(), version.to_string());
         meta.insert("vocab".to_string(), json(&self.vocab.as_string()));
         meta.insert("hyper".to_string(), json(&self.hyper));
         meta.insert("provenance".to_string(), json(&self.provenance));
@@ -182,7 +213,7 @@ impl Weights {
             return Err(WeightsError::Foreign);
         }
         let version = meta.get("format_version").cloned().unwrap_or_default();
-        if version != FORMAT_VERSION.to_string() {
+        if !(OLDEST_VERSION..=FORMAT_VERSION).any(|v| v.to_string() == version) {
             return Err(WeightsError::Version { found: version });
         }
         let field = |key: &'static str| {
@@ -254,7 +285,17 @@ impl Weights {
         }
         let head_weight = next(&mut read);
         let head_bias = next(&mut read);
-        Ok(Weights { vocab, hyper, provenance, dialect, layers, head_weight, head_bias })
+        let clock_weight = next(&mut read);
+        Ok(Weights {
+            vocab,
+            hyper,
+            provenance,
+            dialect,
+            layers,
+            head_weight,
+            head_bias,
+            clock_weight,
+        })
     }
 
     pub fn num_params(&self) -> usize {
@@ -277,7 +318,7 @@ mod tests {
 
     pub(crate) fn tiny() -> Weights {
         let vocab = Vocab::from_text("ab\n");
-        let hyper = Hyper { vocab_size: 3, layers: 2, hidden: 2 };
+        let hyper = Hyper { vocab_size: 3, layers: 2, hidden: 2, measure_clock: false };
         let mut k = 0.0f32;
         let mut fill = |n: usize| -> Vec<f32> {
             (0..n)
@@ -306,7 +347,23 @@ mod tests {
             layers,
             head_weight: fill(6),
             head_bias: fill(3),
+            clock_weight: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_model_that_reads_the_measure_clock_round_trips_as_version_2() {
+        let mut w = tiny();
+        w.hyper.measure_clock = true;
+        w.clock_weight = (0..CLOCK_CLASSES * 8).map(|i| i as f32 / 100.0).collect();
+        let bytes = w.to_bytes().unwrap();
+        assert_eq!(Weights::from_bytes(&bytes).unwrap(), w);
+        let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
+        assert_eq!(meta.metadata().as_ref().unwrap()["format_version"], "2");
+        assert_eq!(w.num_params(), tiny().num_params() + CLOCK_CLASSES * 8);
+        // without it, a file is as before (version 1)
+        let (_, meta) = SafeTensors::read_metadata(&tiny().to_bytes().unwrap()).unwrap();
+        assert_eq!(meta.metadata().as_ref().unwrap()["format_version"], "1");
     }
 
     #[test]

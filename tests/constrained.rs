@@ -60,3 +60,45 @@ fn a_prime_that_is_not_kern_is_refused_unless_raw() {
     }
     assert!(kernrnn::sample(model, &SampleOptions { raw: true, length: 50, ..opts }).is_ok());
 }
+
+/// The model reads the measure clock while it samples as it read it in training: after a
+/// sample, constrained or raw, the sampler's LSTM state is the state of the model fed the
+/// sample's whole text with the classes training gives that text (a sample whose grammar keeps
+/// a meter counting from that meter after its prime, not from an unknown first measure).
+#[test]
+fn a_sample_is_fed_the_measure_clock_that_training_gives_its_text() {
+    use kernrnn::kern::clock::{TextClock, UNKNOWN};
+    use kernrnn::Sampler;
+    let model = model();
+    assert!(model.hyper().measure_clock, "the tiny model reads the measure clock by default");
+    for raw in [false, true] {
+        let opts = SampleOptions { seed: 4, length: 800, raw, ..SampleOptions::default() };
+        let mut sampler = Sampler::new(model.clone(), opts.clone()).unwrap();
+        let meter = sampler.meter();
+        assert_eq!(meter.is_some(), !raw);
+        let mut text = opts.prime.clone();
+        sampler.take(usize::MAX, &mut text);
+        let mut clock = TextClock::new(model.dialect().editions);
+        let prime_chars = opts.prime.chars().count();
+        let mut classes = Vec::new();
+        for (i, c) in text.chars().enumerate() {
+            let mut class = clock.push(c);
+            if let (Some(m), true) = (meter, i + 1 == prime_chars) {
+                clock.assume_length(m.ticks());
+                class = clock.clock().class();
+            }
+            classes.push(class);
+        }
+        if !raw {
+            let known = classes.iter().filter(|&&k| k != UNKNOWN).count();
+            assert!(known * 2 > classes.len(), "{known} of {} characters", classes.len());
+        }
+        let mut state = model.zero_state();
+        let mut logits = vec![0.0; model.hyper().vocab_size];
+        for (t, k) in model.vocab().encode(&text).unwrap().into_iter().zip(classes) {
+            model.step(&mut state, t, k, &mut logits);
+        }
+        assert!(sampler.state() == &state, "raw {raw}: the states differ after\n{text}");
+        assert_eq!(sampler.logits(), &logits[..], "raw {raw}");
+    }
+}

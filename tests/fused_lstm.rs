@@ -3,6 +3,7 @@
 //! state, dropout masks included, for several shapes.
 
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
+use kernrnn::kern::clock::CLOCK_CLASSES;
 use kernrnn::model::{cross_entropy, CharLstm, State};
 use kernrnn::Hyper;
 
@@ -29,6 +30,7 @@ fn run(
     model: &CharLstm,
     fused: bool,
     input: &Tensor<2, Int>,
+    clock: &Tensor<2, Int>,
     targets: &Tensor<1, Int>,
     state: &State,
     seed: u64,
@@ -39,9 +41,9 @@ fn run(
     let state: State =
         state.iter().map(|(h, c)| (h.clone().require_grad(), c.clone().require_grad())).collect();
     let (logits, last) = if fused {
-        model.forward_fused(input.clone(), Some(state.clone()))
+        model.forward_fused(input.clone(), Some(clock.clone()), Some(state.clone()))
     } else {
-        model.forward_stock(input.clone(), Some(state.clone()))
+        model.forward_stock(input.clone(), Some(clock.clone()), Some(state.clone()))
     };
     let state_term = last
         .iter()
@@ -60,6 +62,9 @@ fn run(
     }
     grads.push(("head weight".into(), model.head_weight.val().grad(&g).unwrap()));
     grads.push(("head bias".into(), model.head_bias.val().grad(&g).unwrap().unsqueeze::<2>()));
+    if let Some(w) = &model.clock_weight {
+        grads.push(("measure clock rows".into(), w.val().grad(&g).unwrap()));
+    }
     for (l, (h, c)) in state.iter().enumerate() {
         grads.push((format!("layer {l} h0"), h.grad(&g).unwrap()));
         grads.push((format!("layer {l} c0"), c.grad(&g).unwrap()));
@@ -77,10 +82,17 @@ fn check(layers: usize, hidden: usize, batch: usize, steps: usize, dropout: f64)
     let device = Device::flex().autodiff();
     device.seed(11 + hidden as u64);
     let vocab_size = 13;
-    let model = CharLstm::new(Hyper { vocab_size, layers, hidden }, dropout, &device);
+    let hyper = Hyper { vocab_size, layers, hidden, measure_clock: true };
+    let model = CharLstm::new(hyper, dropout, &device);
     let tokens = Tensor::<2>::random(
         [steps + 1, batch],
         Distribution::Uniform(0.0, vocab_size as f64 - 0.01),
+        &device,
+    )
+    .int();
+    let clock = Tensor::<2>::random(
+        [steps, batch],
+        Distribution::Uniform(0.0, CLOCK_CLASSES as f64 - 0.01),
         &device,
     )
     .int();
@@ -96,8 +108,8 @@ fn check(layers: usize, hidden: usize, batch: usize, steps: usize, dropout: f64)
             )
         })
         .collect();
-    let fused = run(&model, true, &input, &targets, &state, 99);
-    let stock = run(&model, false, &input, &targets, &state, 99);
+    let fused = run(&model, true, &input, &clock, &targets, &state, 99);
+    let stock = run(&model, false, &input, &clock, &targets, &state, 99);
     let shape = format!("{layers} x {hidden}, batch {batch}, {steps} steps, dropout {dropout}");
     let bound = 1e-4;
     let d = relative_difference(fused.logits, stock.logits);
@@ -137,11 +149,12 @@ fn evaluation_without_autodiff_gives_the_same_logits() {
     let _only_user = RANDOM.lock().unwrap_or_else(|e| e.into_inner());
     let device = Device::flex();
     device.seed(5);
-    let model = CharLstm::new(Hyper { vocab_size: 7, layers: 2, hidden: 20 }, 0.5, &device);
+    let hyper = Hyper { vocab_size: 7, layers: 2, hidden: 20, measure_clock: false };
+    let model = CharLstm::new(hyper, 0.5, &device);
     let tokens: Vec<i64> = (0..60).map(|i| (i * 5 + 1) % 7).collect();
     let input = Tensor::<2, Int>::from_data(TensorData::new(tokens, [20, 3]), &device);
-    let (fused, fused_state) = model.forward_fused(input.clone(), None);
-    let (stock, stock_state) = model.forward_stock(input, None);
+    let (fused, fused_state) = model.forward_fused(input.clone(), None, None);
+    let (stock, stock_state) = model.forward_stock(input, None, None);
     assert!(relative_difference(fused, stock) < 1e-5);
     for ((hf, cf), (hs, cs)) in fused_state.into_iter().zip(stock_state) {
         assert!(relative_difference(hf, hs) < 1e-5 && relative_difference(cf, cs) < 1e-5);

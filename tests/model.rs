@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use kernrnn::infer::CpuModel;
+use kernrnn::kern::clock::CLOCK_CLASSES;
 use kernrnn::model::CharLstm;
 use kernrnn::{Hyper, Provenance, SampleOptions, Vocab, Weights};
 
@@ -16,8 +17,11 @@ fn random_weights(hyper: Hyper, seed: u64) -> Weights {
     // Wider than the training init, so the test exercises saturated gates too.
     let model = CharLstm::new(hyper, 0.0, &device);
     let mut w = model.to_weights(vocab, Provenance::default(), Default::default());
-    for v in
-        w.layers.iter_mut().flat_map(|l| l.w_ih.iter_mut().chain(&mut l.w_hh).chain(&mut l.bias))
+    for v in w
+        .layers
+        .iter_mut()
+        .flat_map(|l| l.w_ih.iter_mut().chain(&mut l.w_hh).chain(&mut l.bias))
+        .chain(&mut w.clock_weight)
     {
         *v *= 12.0;
     }
@@ -26,13 +30,21 @@ fn random_weights(hyper: Hyper, seed: u64) -> Weights {
 
 #[test]
 fn cpu_step_matches_the_burn_model() {
-    let hyper = Hyper { vocab_size: 11, layers: 3, hidden: 32 };
+    for measure_clock in [false, true] {
+        let hyper = Hyper { vocab_size: 11, layers: 3, hidden: 32, measure_clock };
+        cpu_step_matches(hyper);
+    }
+}
+
+fn cpu_step_matches(hyper: Hyper) {
     let weights = random_weights(hyper, 7);
     let device = Device::flex();
     let model = CharLstm::from_weights(&weights, 0.0, &device);
     let tokens: Vec<i64> = (0..40).map(|i| (i * 7 + 3) % 11).collect();
+    let clock: Vec<i64> = (0..40).map(|i| (i * 11 + 5) % CLOCK_CLASSES as i64).collect();
     let input = Tensor::<2, Int>::from_data(TensorData::new(tokens.clone(), [40, 1]), &device);
-    let (logits, _) = model.forward(input, None);
+    let clock_input = Tensor::<2, Int>::from_data(TensorData::new(clock.clone(), [40, 1]), &device);
+    let (logits, _) = model.forward(input, Some(clock_input), None);
     let reference = logits.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
 
     let cpu = CpuModel::new(&weights);
@@ -40,17 +52,17 @@ fn cpu_step_matches_the_burn_model() {
     let mut out = vec![0.0; 11];
     let mut worst = 0.0f32;
     for (t, &tok) in tokens.iter().enumerate() {
-        cpu.step(&mut state, tok as usize, &mut out);
+        cpu.step(&mut state, tok as usize, clock[t] as u8, &mut out);
         for (a, b) in out.iter().zip(&reference[t * 11..(t + 1) * 11]) {
             worst = worst.max((a - b).abs());
         }
     }
-    assert!(worst < 1e-5, "largest logit difference {worst}");
+    assert!(worst < 1e-5, "{hyper:?}: largest logit difference {worst}");
 }
 
 #[test]
 fn weights_survive_the_file_and_the_burn_module() {
-    let hyper = Hyper { vocab_size: 5, layers: 2, hidden: 8 };
+    let hyper = Hyper { vocab_size: 5, layers: 2, hidden: 8, measure_clock: true };
     let weights = random_weights(hyper, 3);
     let bytes = weights.to_bytes().unwrap();
     let read = Weights::from_bytes(&bytes).unwrap();
@@ -65,7 +77,7 @@ fn weights_survive_the_file_and_the_burn_module() {
 
 #[test]
 fn mismatched_tensor_shapes_are_refused() {
-    let hyper = Hyper { vocab_size: 5, layers: 2, hidden: 8 };
+    let hyper = Hyper { vocab_size: 5, layers: 2, hidden: 8, measure_clock: false };
     let mut weights = random_weights(hyper, 3);
     weights.layers[1].w_hh.truncate(8);
     let err = match weights.to_bytes() {
@@ -77,7 +89,7 @@ fn mismatched_tensor_shapes_are_refused() {
 
 #[test]
 fn sampling_is_reproducible_and_seed_dependent() {
-    let hyper = Hyper { vocab_size: 6, layers: 2, hidden: 16 };
+    let hyper = Hyper { vocab_size: 6, layers: 2, hidden: 16, measure_clock: true };
     let model = Arc::new(CpuModel::new(&random_weights(hyper, 5)));
     // Letters are not **kern: sample without the grammar.
     let opts =
@@ -97,7 +109,7 @@ fn sampling_is_reproducible_and_seed_dependent() {
 /// constrained sample with the reason, rather than sampling into a dead end.
 #[test]
 fn a_vocabulary_the_grammar_cannot_use_is_refused_with_the_reason() {
-    let hyper = Hyper { vocab_size: 6, layers: 1, hidden: 8 };
+    let hyper = Hyper { vocab_size: 6, layers: 1, hidden: 8, measure_clock: false };
     let model = Arc::new(CpuModel::new(&random_weights(hyper, 3)));
     let opts = SampleOptions { prime: "ab".into(), length: 10, ..SampleOptions::default() };
     let err = kernrnn::sample(model, &opts).unwrap_err().to_string();

@@ -1,6 +1,7 @@
 //! The LSTM step on the CPU, one character at a time.
 
 use super::math::{sigmoid, tanh};
+use crate::kern::clock::CLOCK_CLASSES;
 use crate::kern::Dialect;
 use crate::vocab::Vocab;
 use crate::weights::{Hyper, LayerWeights, Weights};
@@ -16,6 +17,8 @@ pub struct CpuModel {
     layers: Vec<LayerWeights>,
     head_weight: Vec<f32>,
     head_bias: Vec<f32>,
+    /// `[CLOCK_CLASSES, 4H]`, empty for a model without the measure clock.
+    clock_weight: Vec<f32>,
 }
 
 /// Hidden and cell state of every layer, plus scratch space so a step allocates nothing.
@@ -50,6 +53,7 @@ impl CpuModel {
             layers: weights.layers.clone(),
             head_weight: weights.head_weight.clone(),
             head_bias: weights.head_bias.clone(),
+            clock_weight: weights.clock_weight.clone(),
         }
     }
 
@@ -76,28 +80,36 @@ impl CpuModel {
         (&self.head_weight, &self.head_bias)
     }
 
+    /// Layer 0's rows for the measure clock's classes, `[CLOCK_CLASSES, 4H]` (empty for a model
+    /// that does not read it).
+    pub fn clock_weight(&self) -> &[f32] {
+        &self.clock_weight
+    }
+
     /// The zero state a sample starts from.
     pub fn zero_state(&self) -> LstmState {
         let n = self.hyper.layers * self.hyper.hidden;
         LstmState { h: vec![0.0; n], c: vec![0.0; n], gates: vec![0.0; 4 * self.hyper.hidden] }
     }
 
-    /// The logits after each of `tokens`, fed from the zero state (what the GPU's logits are
-    /// held equal to).
-    pub fn logits_for(&self, tokens: &[usize]) -> Vec<Vec<f32>> {
+    /// The logits after each of `tokens`, fed from the zero state with the measure clock's
+    /// class `clock` beside every one: what the GPU's logits are held equal to.
+    pub fn logits_for(&self, tokens: &[usize], clock: u8) -> Vec<Vec<f32>> {
         let mut state = self.zero_state();
         let mut row = vec![0.0; self.hyper.vocab_size];
         tokens
             .iter()
             .map(|&t| {
-                self.step(&mut state, t, &mut row);
+                self.step(&mut state, t, clock, &mut row);
                 row.clone()
             })
             .collect()
     }
 
-    /// Feed one token; writes the next character's logits (length `vocab_size`).
-    pub fn step(&self, state: &mut LstmState, token: usize, logits: &mut [f32]) {
+    /// Feed one token, with the measure clock's class in force after it (read by a model that
+    /// has the clock, see [`crate::kern::clock`]); writes the next character's logits (length
+    /// `vocab_size`).
+    pub fn step(&self, state: &mut LstmState, token: usize, clock: u8, logits: &mut [f32]) {
         let hd = self.hyper.hidden;
         let g = 4 * hd;
         for (l, layer) in self.layers.iter().enumerate() {
@@ -106,6 +118,10 @@ impl CpuModel {
             if l == 0 {
                 let token = token.min(self.hyper.vocab_size - 1);
                 axpy(gates, 1.0, &layer.w_ih[token * g..(token + 1) * g]);
+                if self.hyper.measure_clock {
+                    let k = (clock as usize).min(CLOCK_CLASSES - 1);
+                    axpy(gates, 1.0, &self.clock_weight[k * g..(k + 1) * g]);
+                }
             } else {
                 // The layer below has already been updated for this step: its new h is our input.
                 let below = &state.h[(l - 1) * hd..l * hd];

@@ -26,6 +26,7 @@ use cubecl::server::Handle;
 use cubecl::wgpu::WgpuDevice;
 
 use crate::infer::CpuModel;
+use crate::kern::clock::UNKNOWN;
 use crate::weights::Hyper;
 
 /// The most characters one launch runs.
@@ -33,8 +34,10 @@ pub const CHUNK: usize = 64;
 /// The fewest: a launch runs 8, 16, 32 or 64 steps (four compiled variants), about twice the
 /// run of candidates the grammar has been accepting, so little work is thrown away.
 pub const MIN_STEPS: usize = 8;
+/// Control words per sample of a launch before its forced tokens (see [`lstm_chunk`]).
+const CTRL_HEAD: usize = 7;
 /// Control words per sample of a launch (see [`lstm_chunk`]).
-pub(crate) const CTRL: usize = 6 + CHUNK;
+pub(crate) const CTRL: usize = CTRL_HEAD + CHUNK;
 /// The state slot a launch can keep a state in for later launches (see [`lstm_chunk`]'s
 /// `save`): the last, which no launch of fewer than [`CHUNK`] steps writes. The sampler keeps
 /// the state a line began from there, so that it can draw a refused line again.
@@ -85,10 +88,12 @@ fn pcg_hash(v: u32) -> u32 {
 ///
 /// Four storage buffers (WebGPU guarantees 8 per stage; cubecl adds one for its metadata):
 /// - `params`: every weight, in the order of [`GpuModel::new`] (offsets follow from the sizes);
-/// - `ctrl`: per sample `b`, from `b * (6 + slots)`: start slot, first token, forced count,
+/// - `ctrl`: per sample `b`, from `b * (7 + slots)`: start slot, first token, forced count,
 ///   position of the first candidate in the sample (step k draws the random number of position
 ///   + k), random seed, a slot to save (copied to the last slot, [`ANCHOR_SLOT`], before any
-///   step runs; [`NO_SAVE`] for none), then `slots` forced tokens;
+///   step runs; [`NO_SAVE`] for none), the measure clock's class fed with every token of the
+///   launch (`clock`: a model that reads it; the host ends a sample's run at a line's end,
+///   where the class changes), then `slots` forced tokens;
 /// - `states`: per sample, `slots` states (h then c of every layer);
 /// - `out`: per sample, from `b * slots * (vocab + 1)`: `slots` rows of logits, then `slots`
 ///   candidates (as f32, exact below 2^24).
@@ -111,6 +116,7 @@ fn lstm_chunk(
     #[comptime] vocab: usize,
     #[comptime] steps: usize,
     #[comptime] slots: usize,
+    #[comptime] clock: bool,
 ) {
     let b = CUBE_POS_X as usize;
     let j = UNIT_POS as usize;
@@ -128,6 +134,13 @@ fn lstm_chunk(
             + layers * 4 * hidden
             + hidden * vocab
     );
+    let off_clock = comptime!(
+        vocab * 4 * hidden
+            + (2 * layers - 1) * hidden * 4 * hidden
+            + layers * 4 * hidden
+            + hidden * vocab
+            + vocab
+    );
     let mut h_sh = Shared::<[f32]>::new_slice(comptime!(layers * hidden));
     let mut c_sh = Shared::<[f32]>::new_slice(comptime!(layers * hidden));
     let mut lg_sh = Shared::<[f32]>::new_slice(vocab);
@@ -135,12 +148,13 @@ fn lstm_chunk(
     let mut red_i = Shared::<[u32]>::new_slice(hidden);
     let mut tok = Shared::<u32>::new();
 
-    let cb = b * comptime!(6 + slots);
+    let cb = b * comptime!(CTRL_HEAD + slots);
     let start = ctrl[cb] as usize;
     let n_forced = ctrl[cb + 2] as usize;
     let counter = ctrl[cb + 3];
     let seed = ctrl[cb + 4];
     let save = ctrl[cb + 5];
+    let clock_row = off_clock + ctrl[cb + 6] as usize * g4;
     let ob = b * comptime!(slots * (vocab + 1));
     let slot0 = (b * slots + start) * 2 * lh;
     for l in 0..layers {
@@ -175,6 +189,12 @@ fn lstm_chunk(
                 gf += params[row + hidden + j];
                 go += params[row + 2 * hidden + j];
                 gc += params[row + 3 * hidden + j];
+                if comptime!(clock) {
+                    gi += params[clock_row + j];
+                    gf += params[clock_row + hidden + j];
+                    go += params[clock_row + 2 * hidden + j];
+                    gc += params[clock_row + 3 * hidden + j];
+                }
             } else {
                 // Four inputs per iteration, unrolled: sixteen independent loads in flight
                 // instead of four hide the memory latency (hidden is a multiple of 4).
@@ -272,7 +292,7 @@ fn lstm_chunk(
             let pick = red_i[0] as usize;
             out[ob + comptime!(slots * vocab) + k] = f32::cast_from(pick as u32);
             if k + 1 < n_forced {
-                *tok = ctrl[cb + 6 + k + 1];
+                *tok = ctrl[cb + CTRL_HEAD + k + 1];
             } else {
                 *tok = pick as u32;
             }
@@ -386,7 +406,8 @@ pub struct GpuModel {
     cpu: Arc<CpuModel>,
     hyper: Hyper,
     /// Every weight in one buffer: layer 0's input rows, the upper layers' input rows, every
-    /// layer's recurrent rows, every layer's bias, the output weight, the output bias.
+    /// layer's recurrent rows, every layer's bias, the output weight, the output bias, the
+    /// measure clock's rows (a model that reads it).
     params: Handle,
 }
 
@@ -410,6 +431,7 @@ impl GpuModel {
         }
         params.extend_from_slice(head_w);
         params.extend_from_slice(head_b);
+        params.extend_from_slice(cpu.clock_weight());
         let params = device.client.create_from_slice(&f32_bytes(&params));
         Ok(GpuModel { params, device: device.clone(), cpu, hyper })
     }
@@ -467,6 +489,7 @@ impl GpuModel {
                 v,
                 steps,
                 CHUNK,
+                self.hyper.measure_clock,
             );
         }
         let read = client
@@ -504,8 +527,9 @@ impl GpuModel {
     }
 
     /// The logits after each token of `tokens` fed from the zero state (at most [`CHUNK`]
-    /// tokens): what tests compare with the CPU step.
-    pub async fn logits_for(&self, tokens: &[usize]) -> Result<Vec<Vec<f32>>, GpuError> {
+    /// tokens), with the measure clock's class `clock` beside every one: what tests compare
+    /// with the CPU step.
+    pub async fn logits_for(&self, tokens: &[usize], clock: u8) -> Result<Vec<Vec<f32>>, GpuError> {
         let n = self.state_len();
         if tokens.is_empty()
             || tokens.len() > CHUNK
@@ -519,7 +543,8 @@ impl GpuModel {
         ctrl[1] = tokens[0] as u32;
         ctrl[2] = tokens.len() as u32;
         ctrl[5] = NO_SAVE;
-        for (f, &t) in ctrl[6..].iter_mut().zip(tokens) {
+        ctrl[6] = clock.min(UNKNOWN) as u32;
+        for (f, &t) in ctrl[CTRL_HEAD..].iter_mut().zip(tokens) {
             *f = t as u32;
         }
         let (_, logits) = self.run_chunk(&states, &ctrl, 1.0, true, CHUNK).await?;
@@ -534,7 +559,7 @@ mod tests {
 
     #[test]
     fn limits_are_checked() {
-        let ok = Hyper { vocab_size: 90, layers: 3, hidden: 128 };
+        let ok = Hyper { vocab_size: 90, layers: 3, hidden: 128, measure_clock: true };
         assert!(supports(&ok).is_ok());
         assert!(supports(&Hyper { hidden: 512, ..ok }).unwrap_err().contains("512 hidden units"));
         assert!(supports(&Hyper { hidden: 30, ..ok }).unwrap_err().contains("multiple of 4"));

@@ -2,8 +2,10 @@
 //! training on any burn device and exported to the weights file that sampling reads.
 //!
 //! Per layer the four gates are one matrix: `gates = x W_ih + h W_hh + b`, `[i | f | o | g]`.
-//! The first layer's input is a one-hot character, so `x W_ih` is a row lookup. Inputs are laid
-//! out time-major (`[T * B, ...]`) so that each time step is a contiguous block of rows.
+//! The first layer's input is a one-hot character, so `x W_ih` is a row lookup. A model that
+//! reads the measure clock ([`crate::kern::clock`]) adds a second row lookup there, the clock
+//! class's row of `W_clock`: the same as a one-hot clock input beside the character. Inputs are
+//! laid out time-major (`[T * B, ...]`) so that each time step is a contiguous block of rows.
 
 pub mod lstm;
 pub mod lstm_cpu;
@@ -13,6 +15,7 @@ use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 
+use crate::kern::clock::{CLOCK_CLASSES, UNKNOWN};
 use crate::kern::Dialect;
 use crate::vocab::Vocab;
 use crate::weights::{Hyper, LayerWeights, Provenance, Weights};
@@ -32,6 +35,9 @@ pub struct CharLstm {
     pub layers: Vec<LstmLayer>,
     pub head_weight: Param<Tensor<2>>,
     pub head_bias: Param<Tensor<1>>,
+    /// `[CLOCK_CLASSES, 4H]`: layer 0's rows for the measure clock's classes, in a model that
+    /// reads it.
+    pub clock_weight: Option<Param<Tensor<2>>>,
     pub dropout: Dropout,
 }
 
@@ -89,6 +95,7 @@ impl CharLstm {
             layers,
             head_weight: uniform([hyper.hidden, hyper.vocab_size], device),
             head_bias: uniform([hyper.vocab_size], device),
+            clock_weight: hyper.measure_clock.then(|| uniform([CLOCK_CLASSES, g], device)),
             dropout: DropoutConfig::new(dropout).init(),
         }
     }
@@ -111,13 +118,21 @@ impl CharLstm {
             layers,
             head_weight: param(&w.head_weight, [h.hidden, h.vocab_size], device),
             head_bias: param(&w.head_bias, [h.vocab_size], device),
+            clock_weight: h
+                .measure_clock
+                .then(|| param(&w.clock_weight, [CLOCK_CLASSES, g], device)),
             dropout: DropoutConfig::new(dropout).init(),
         }
     }
 
     pub fn hyper(&self) -> Hyper {
         let [hidden, vocab_size] = self.head_weight.shape().dims();
-        Hyper { vocab_size, layers: self.layers.len(), hidden }
+        Hyper {
+            vocab_size,
+            layers: self.layers.len(),
+            hidden,
+            measure_clock: self.clock_weight.is_some(),
+        }
     }
 
     /// The weights file contents for this network.
@@ -138,6 +153,7 @@ impl CharLstm {
                 .collect(),
             head_weight: values(&self.head_weight),
             head_bias: values(&self.head_bias),
+            clock_weight: self.clock_weight.as_ref().map(values).unwrap_or_default(),
         }
     }
 
@@ -148,14 +164,21 @@ impl CharLstm {
             .collect()
     }
 
-    /// Runs a batch of sequences. `input` is `[T, B]` token indices (time-major). Returns the
-    /// logits `[T * B, V]` (row `t * B + b`) and the final state.
+    /// Runs a batch of sequences. `input` is `[T, B]` token indices (time-major), `clock` the
+    /// measure clock's class beside each (read by a model that has [`Hyper::measure_clock`];
+    /// without it such a model reads "unknown" everywhere). Returns the logits `[T * B, V]` (row
+    /// `t * B + b`) and the final state.
     ///
     /// On the CPU backend each layer runs as one fused operation over the whole chunk
     /// (`lstm`); elsewhere as burn's stock ops (`forward_stock`). Both compute the same
     /// function with the same dropout masks.
-    pub fn forward(&self, input: Tensor<2, Int>, state: Option<State>) -> (Tensor<2>, State) {
-        self.forward_as(Layers::Fused, input, state)
+    pub fn forward(
+        &self,
+        input: Tensor<2, Int>,
+        clock: Option<Tensor<2, Int>>,
+        state: Option<State>,
+    ) -> (Tensor<2>, State) {
+        self.forward_as(Layers::Fused, input, clock, state)
     }
 
     /// `forward` with the layers run as `layers` says.
@@ -163,19 +186,39 @@ impl CharLstm {
         &self,
         layers: Layers,
         input: Tensor<2, Int>,
+        clock: Option<Tensor<2, Int>>,
         state: Option<State>,
     ) -> (Tensor<2>, State) {
         match layers {
-            Layers::Fused if lstm::runs_on(&input.device()) => self.forward_fused(input, state),
-            _ => self.forward_stock(input, state),
+            Layers::Fused if lstm::runs_on(&input.device()) => {
+                self.forward_fused(input, clock, state)
+            }
+            _ => self.forward_stock(input, clock, state),
         }
+    }
+
+    /// The clock classes `[T, B]` a model that reads the clock is fed: those given, else
+    /// "unknown" everywhere. None for a model without the clock.
+    fn clock_input(
+        &self,
+        clock: Option<Tensor<2, Int>>,
+        input: &Tensor<2, Int>,
+    ) -> Option<Tensor<2, Int>> {
+        self.clock_weight.as_ref()?;
+        Some(clock.unwrap_or_else(|| Tensor::full(input.dims(), UNKNOWN as i64, &input.device())))
     }
 
     /// The layers one after the other, each over the whole chunk: the input projection of all
     /// `T * B` rows as one product, then the fused recurrence.
-    pub fn forward_fused(&self, input: Tensor<2, Int>, state: Option<State>) -> (Tensor<2>, State) {
+    pub fn forward_fused(
+        &self,
+        input: Tensor<2, Int>,
+        clock: Option<Tensor<2, Int>>,
+        state: Option<State>,
+    ) -> (Tensor<2>, State) {
         let [steps, batch] = input.dims();
         let device = input.device();
+        let clock = self.clock_input(clock, &input);
         let mut state = state.unwrap_or_else(|| self.zero_state(batch, &device));
         let masks = self.dropout_masks(steps * batch, &device);
         let tokens = input.reshape([steps * batch]);
@@ -184,7 +227,10 @@ impl CharLstm {
             let (w_hh, bias, hc) = (layer.w_hh.val(), layer.bias.val(), (h.clone(), c.clone()));
             let (hs, last) = match below.take() {
                 None => {
-                    let xproj = layer.w_ih.val().select(0, tokens.clone());
+                    let mut xproj = layer.w_ih.val().select(0, tokens.clone());
+                    if let (Some(w), Some(k)) = (&self.clock_weight, clock.clone()) {
+                        xproj = xproj + w.val().select(0, k.reshape([steps * batch]));
+                    }
                     lstm::layer_projected(xproj, bias, w_hh, hc)
                 }
                 Some(x) => {
@@ -202,9 +248,15 @@ impl CharLstm {
     /// product takes a per-step tensor: slicing one big input projection per step instead would
     /// make the backward pass build a zero-padded gradient of the whole projection for every
     /// step.
-    pub fn forward_stock(&self, input: Tensor<2, Int>, state: Option<State>) -> (Tensor<2>, State) {
+    pub fn forward_stock(
+        &self,
+        input: Tensor<2, Int>,
+        clock: Option<Tensor<2, Int>>,
+        state: Option<State>,
+    ) -> (Tensor<2>, State) {
         let [steps, batch] = input.dims();
         let device = input.device();
+        let clock = self.clock_input(clock, &input);
         let hd = self.hyper().hidden;
         let mut state = state.unwrap_or_else(|| self.zero_state(batch, &device));
         let masks = self.dropout_masks(steps * batch, &device);
@@ -221,7 +273,16 @@ impl CharLstm {
                 weights.iter().zip(state.iter_mut()).enumerate()
             {
                 let x_proj = match below.take() {
-                    None => w_ih.clone().select(0, tokens.clone()),
+                    None => {
+                        let rows = w_ih.clone().select(0, tokens.clone());
+                        match (&self.clock_weight, &clock) {
+                            (Some(w), Some(k)) => {
+                                let k = k.clone().narrow(0, t, 1).reshape([batch]);
+                                rows + w.val().select(0, k)
+                            }
+                            _ => rows,
+                        }
+                    }
                     Some(x) => {
                         let mask = masks.get(l - 1).map(|m| m.clone().narrow(0, t * batch, batch));
                         dropped(x, mask.as_ref()).matmul(w_ih.clone())

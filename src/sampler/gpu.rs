@@ -7,6 +7,10 @@
 //! from (kept in [`ANCHOR_SLOT`]); after [`MAX_LINE_ATTEMPTS`] refusals it is drawn field by
 //! field the same way, and a field refused [`MAX_FIELD_ATTEMPTS`] times a character at a time
 //! under the grammar's mask ([`Sampler::decide`]).
+//!
+//! A model that reads the measure clock is fed its class for the whole of a launch: a sample's
+//! run then ends at its line's end (the class changes there), and the next launch feeds the
+//! newline with the class after it.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -376,7 +380,9 @@ impl GpuSampling {
                         line.anchor.0 = ANCHOR_SLOT as u32;
                     }
                 }
-                c[..6].copy_from_slice(&[lane.next.0, lane.next.1, 0, position, seed, save]);
+                // The clock's class in force: a run ends at a line's end, where it changes.
+                let clock = lane.sampler.clock_class() as u32;
+                c[..7].copy_from_slice(&[lane.next.0, lane.next.1, 0, position, seed, save, clock]);
             }
             let (tokens, logits) =
                 self.model.run_chunk(&self.states, &ctrl, temperature, argmax, steps).await?;
@@ -436,7 +442,7 @@ impl GpuSampling {
                         } else {
                             Draw::new(&lane.sampler, Grain::Field, lane.next, kinds)
                         };
-                        if lane.sampler.is_done() {
+                        if lane.sampler.is_done() || (c == '\n' && lane.sampler.reads_clock()) {
                             break;
                         }
                         continue;
@@ -461,7 +467,7 @@ impl GpuSampling {
                         };
                         lane.line = Draw::new(&lane.sampler, grain, lane.next, kinds);
                     }
-                    if t != candidate {
+                    if t != candidate || (c == '\n' && lane.sampler.reads_clock()) {
                         break;
                     }
                 }

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::infer::{math, CpuModel, LstmState};
+use crate::kern::clock::{MeasureClock, TextClock, UNKNOWN};
 use crate::kern::duration::TPW;
 use crate::kern::grammar::measure_lengths;
 use crate::kern::limits::FIRST_MEASURE_LENGTHS;
@@ -227,12 +228,35 @@ struct Drawn {
     grace: bool,
 }
 
-/// Where a draw stands: the grammar, the LSTM state and the logits after the text so far.
+/// Where a draw stands: the grammar, the measure clock, the LSTM state and the logits after
+/// the text so far.
 #[derive(Clone, Debug)]
 struct Cursor {
     grammar: Grammar,
+    clock: MeasureClock,
     state: LstmState,
     logits: Vec<f32>,
+}
+
+impl Cursor {
+    /// The clock's class after `c`, which the grammar has just taken: a line's end moves it.
+    fn clock_after(&mut self, c: char) -> u8 {
+        if c == '\n' {
+            self.clock.line_read(&self.grammar);
+        }
+        self.clock.class()
+    }
+}
+
+/// The measure clock a sample's model reads beside each character ([`crate::kern::clock`]).
+#[derive(Clone, Debug)]
+enum SampleClock {
+    /// The model does not read it.
+    Off,
+    /// With the grammar: moved by the sampler's grammar at each line's end.
+    Grammar(MeasureClock),
+    /// Raw: follows the text with a grammar of its own.
+    Text(Box<TextClock>),
 }
 
 /// A sample in progress: call [`Sampler::next_char`] or [`Sampler::take`] until it returns
@@ -260,6 +284,8 @@ pub struct Sampler {
     done: bool,
     rhythm_relaxed: usize,
     stats: SampleStats,
+    /// The measure clock the model reads.
+    clock: SampleClock,
     /// The state before the prime's last token, and that token: where a GPU launch starts a
     /// sample, so that it can draw the first line again ([`gpu`]).
     before_last: (LstmState, usize),
@@ -275,6 +301,30 @@ impl Sampler {
             }
         }
         let v = model.hyper().vocab_size;
+        // The prime's clock, by a grammar of its own (as the training text's); a sample with the
+        // grammar goes on from it with the sampler's grammar.
+        let mut prime_clock = TextClock::new(model.dialect().editions);
+        let clock_input = model.hyper().measure_clock;
+        let mut classes: Vec<u8> = opts
+            .prime
+            .chars()
+            .map(|c| if clock_input { prime_clock.push(c) } else { UNKNOWN })
+            .collect();
+        let clock = match (&grammar, clock_input) {
+            (_, false) => SampleClock::Off,
+            (Some(g), true) => {
+                let mut clock = prime_clock.clock();
+                if let Some(meter) = g.meter() {
+                    clock.assume_length(meter.ticks(), g);
+                }
+                // (The class after the prime is fed with its last character.)
+                if let Some(last) = classes.last_mut() {
+                    *last = clock.class();
+                }
+                SampleClock::Grammar(clock)
+            }
+            (None, true) => SampleClock::Text(Box::new(prime_clock)),
+        };
         let mut sampler = Sampler {
             state: model.zero_state(),
             logits: vec![0.0; v],
@@ -289,16 +339,17 @@ impl Sampler {
             done: false,
             rhythm_relaxed: 0,
             stats: SampleStats::default(),
+            clock,
             before_last: (model.zero_state(), 0),
             model,
             opts,
         };
         let n = tokens.len();
-        for (i, t) in tokens.into_iter().enumerate() {
+        for (i, (t, k)) in tokens.into_iter().zip(classes).enumerate() {
             if i + 1 == n {
                 sampler.before_last = (sampler.state.clone(), t);
             }
-            sampler.model.step(&mut sampler.state, t, &mut sampler.logits);
+            sampler.model.step(&mut sampler.state, t, k, &mut sampler.logits);
         }
         Ok(sampler)
     }
@@ -358,7 +409,8 @@ impl Sampler {
                 let chosen = self.decide(&logits, None);
                 self.logits = logits;
                 let (t, c) = chosen?;
-                self.model.step(&mut self.state, t, &mut self.logits);
+                let k = self.clock_class();
+                self.model.step(&mut self.state, t, k, &mut self.logits);
                 return Some(c);
             }
         }
@@ -375,7 +427,8 @@ impl Sampler {
     /// refuses it ([`Sampler::free_line`]), else field by field ([`Sampler::repaired_line`]).
     fn draw_line(&mut self) {
         let Some(grammar) = self.grammar.clone() else { return };
-        let at = Cursor { grammar, state: self.state.clone(), logits: self.logits.clone() };
+        let clock = self.measure_clock();
+        let at = Cursor { grammar, clock, state: self.state.clone(), logits: self.logits.clone() };
         let (next, line) = match self.free_line(&at) {
             Ok(drawn) => drawn,
             Err(kinds) => self.repaired_line(&at, kinds),
@@ -468,7 +521,8 @@ impl Sampler {
                 return drawn;
             }
             out.push((t, c));
-            self.model.step(&mut at.state, t, &mut at.logits);
+            let k = at.clock_after(c);
+            self.model.step(&mut at.state, t, k, &mut at.logits);
             if ends.contains(&c) {
                 drawn.accepted = true;
                 return drawn;
@@ -497,7 +551,8 @@ impl Sampler {
             }
             self.stats.drawn += 1;
             self.push_drawn(&mut at.grammar, c);
-            self.model.step(&mut at.state, t, &mut at.logits);
+            let k = at.clock_after(c);
+            self.model.step(&mut at.state, t, k, &mut at.logits);
             out.push((t, c));
             if matches!(c, '\t' | '\n') || out.len() >= MAX_LINE_CHARS || self.unconstrained {
                 break;
@@ -550,6 +605,8 @@ impl Sampler {
     /// explored. Pushes the run through `g`, the model and `out`; false (nothing drawn) when
     /// no run qualifies, and the caller draws the digit alone.
     fn draw_number(&mut self, at: &mut Cursor, out: &mut Vec<(usize, char)>) -> bool {
+        // (Digits and dots leave the clock as it is: a line does not end within a number.)
+        let k = at.clock.class();
         let (g, state, logits) = (&mut at.grammar, &mut at.state, &mut at.logits);
         let model = self.model.clone();
         let vocab = model.vocab();
@@ -603,7 +660,7 @@ impl Sampler {
                     continue;
                 }
                 next.tokens.push((t, c));
-                model.step(&mut next.state, t, &mut next.logits);
+                model.step(&mut next.state, t, k, &mut next.logits);
                 steps += 1;
                 open.push(next);
             }
@@ -656,6 +713,9 @@ impl Sampler {
     /// the sample ends with it once it reaches `length` at the end of a measure (or
     /// [`MAX_OVERRUN`] characters further).
     fn take_text(&mut self, at: Cursor, text: Vec<(usize, char)>) {
+        if let SampleClock::Grammar(clock) = &mut self.clock {
+            *clock = at.clock;
+        }
         self.state = at.state;
         self.logits = at.logits;
         self.grammar = (!self.unconstrained).then_some(at.grammar);
@@ -674,6 +734,9 @@ impl Sampler {
         // The overrun ends a sample only at a line's end, as on the CPU (a field may be taken
         // alone).
         let (at_bar, at_line) = (grammar.at_line_start(), grammar.at_line_begin());
+        if let (SampleClock::Grammar(clock), true) = (&mut self.clock, at_line) {
+            clock.line_read(&grammar);
+        }
         self.grammar = Some(grammar);
         self.produced += chars;
         if self.produced >= self.opts.length {
@@ -691,6 +754,50 @@ impl Sampler {
     /// The LSTM state the next character is fed into (after the prime, or the last step).
     pub fn state(&self) -> &LstmState {
         &self.state
+    }
+
+    /// The measure clock's class in force: what the model reads beside the last character
+    /// handed out or drawn (a GPU launch feeds it with the character it starts from).
+    pub fn clock_class(&self) -> u8 {
+        match &self.clock {
+            SampleClock::Off => UNKNOWN,
+            SampleClock::Grammar(clock) => clock.class(),
+            SampleClock::Text(clock) => clock.clock().class(),
+        }
+    }
+
+    /// The meter the grammar keeps now (none raw, or before a first measure sets it).
+    pub fn meter(&self) -> Option<Meter> {
+        self.grammar.as_ref().and_then(Grammar::meter)
+    }
+
+    /// Whether the model reads the measure clock.
+    pub fn reads_clock(&self) -> bool {
+        !matches!(self.clock, SampleClock::Off)
+    }
+
+    /// The clock a draw with the grammar starts from.
+    fn measure_clock(&self) -> MeasureClock {
+        match &self.clock {
+            SampleClock::Off => MeasureClock::default(),
+            SampleClock::Grammar(clock) => *clock,
+            SampleClock::Text(clock) => clock.clock(),
+        }
+    }
+
+    /// Moves the clock past `c`, which [`Sampler::decide`] just chose (and the grammar took).
+    fn move_clock(&mut self, c: char) {
+        match &mut self.clock {
+            SampleClock::Off => {}
+            SampleClock::Grammar(clock) => {
+                if let (Some(g), '\n') = (&self.grammar, c) {
+                    clock.line_read(g);
+                }
+            }
+            SampleClock::Text(clock) => {
+                clock.push(c);
+            }
+        }
     }
 
     /// Chooses the next character from `logits` without running the model: the grammar's mask,
@@ -719,6 +826,7 @@ impl Sampler {
             }
         }
         let chosen = self.choose(logits, candidate)?;
+        self.move_clock(chosen.1);
         if chosen.1 == '\n' {
             if let Some(g) = &mut self.grammar {
                 g.set_line_kinds(LineKinds::ALL);
@@ -958,6 +1066,7 @@ mod tests {
         let mut s = Sampler::new(Arc::new(CpuModel::new(&weights)), opts).unwrap();
         let at = Cursor {
             grammar: s.grammar.clone().unwrap(),
+            clock: s.measure_clock(),
             state: s.state.clone(),
             logits: s.logits.clone(),
         };
@@ -987,7 +1096,7 @@ mod tests {
                     break false;
                 }
                 number.push(ch);
-                model.step(&mut c.state, t, &mut c.logits);
+                model.step(&mut c.state, t, c.clock.class(), &mut c.logits);
             };
             if valid {
                 kept += 1;

@@ -139,7 +139,12 @@ pub fn load(
         std::fs::read_to_string(path.join("state.json")).map_err(|e| err("read", &path, e))?;
     let state: TrainState = serde_json::from_str(&json).map_err(|e| err("parse", &path, e))?;
     let vocab_size = state.vocab.chars().count();
-    let hyper = Hyper { vocab_size, layers: state.config.layers, hidden: state.config.hidden };
+    let hyper = Hyper {
+        vocab_size,
+        layers: state.config.layers,
+        hidden: state.config.hidden,
+        measure_clock: state.config.measure_clock,
+    };
     let model = CharLstm::new(hyper, state.config.dropout, device)
         .try_load_file(path.join("model.bpk"))
         .map_err(|e| err("load model of", &path, format!("{e:?}")))?;

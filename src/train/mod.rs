@@ -14,6 +14,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
+use crate::kern::clock::clock_classes;
 use crate::kern::{prepare_dir, Corpus, Dialect};
 use crate::model::{cross_entropy, detach, CharLstm, Layers, State};
 use crate::vocab::Vocab;
@@ -43,6 +44,10 @@ pub struct TrainConfig {
     /// (set when resuming, to settle a run whose validation loss still wanders).
     #[serde(default)]
     pub final_lr: Option<(usize, f64)>,
+    /// The model reads the measure clock beside each character ([`crate::kern::clock`]).
+    /// Runs checkpointed before it existed resume without it.
+    #[serde(default)]
+    pub measure_clock: bool,
 }
 
 impl Default for TrainConfig {
@@ -62,6 +67,7 @@ impl Default for TrainConfig {
             eval_every: 200,
             seed: 42,
             final_lr: None,
+            measure_clock: true,
         }
     }
 }
@@ -335,7 +341,8 @@ pub fn evaluate(model: &CharLstm, batches: &Batches) -> f64 {
     let mut total = 0.0f64;
     for k in 0..batches.iterations {
         let (x, y) = batches.get(k, &device);
-        let (logits, next) = model.forward(x, state.take());
+        let clock = batches.clock(k, &device);
+        let (logits, next) = model.forward(x, clock, state.take());
         total += cross_entropy(logits, y).into_scalar::<f32>() as f64;
         state = Some(next);
     }
@@ -365,6 +372,17 @@ pub fn evaluate_corpus(
     device: &Device,
 ) -> Result<EvalReport, TrainError> {
     let (tokens, unknown_chars) = weights.vocab.encode_lossy(&corpus.text);
+    // The clock of the characters the model knows (the others are left out of `tokens`).
+    let clock: Option<Vec<u8>> = weights.hyper.measure_clock.then(|| {
+        let classes = clock_classes(&corpus.text, weights.dialect.editions);
+        corpus
+            .text
+            .chars()
+            .zip(classes)
+            .filter(|&(c, _)| weights.vocab.index(c).is_some())
+            .map(|(_, k)| k)
+            .collect()
+    });
     let mut unknown: Vec<char> =
         corpus.text.chars().filter(|&c| weights.vocab.index(c).is_none()).collect();
     unknown.sort_unstable();
@@ -372,7 +390,7 @@ pub fn evaluate_corpus(
     // Many streams keep the batch wide; short texts get fewer streams.
     let seq_len = 50;
     let batch = (tokens.len() / (seq_len * 4)).clamp(1, 64);
-    let batches = Batches::new(&tokens, batch, seq_len).ok_or_else(|| {
+    let batches = Batches::new(&tokens, clock.as_deref(), batch, seq_len).ok_or_else(|| {
         TrainError::Config(format!(
             "the corpus is too short to evaluate ({} characters)",
             tokens.len()
@@ -486,18 +504,26 @@ impl Session {
         let tokens =
             vocab.encode(&corpus.text).map_err(|e| TrainError::Checkpoint(e.to_string()))?;
         let (train_tokens, valid_tokens) = split(&tokens, config.valid_fraction);
+        let clock = config.measure_clock.then(|| clock_classes(&corpus.text, dialect.editions));
+        let (train_clock, valid_clock) = match &clock {
+            Some(c) => {
+                let (t, v) = c.split_at(train_tokens.len());
+                (Some(t), Some(v))
+            }
+            None => (None, None),
+        };
         let too_short = |what: &str, n: usize| {
             TrainError::Config(format!(
                 "the {what} text ({n} characters) is too short for one batch of {} x {} characters; use a smaller --batch-size or --seq-length",
                 config.batch, config.seq_len
             ))
         };
-        let train_batches = Batches::new(train_tokens, config.batch, config.seq_len)
+        let train_batches = Batches::new(train_tokens, train_clock, config.batch, config.seq_len)
             .ok_or_else(|| too_short("training", train_tokens.len()))?;
         // Validation uses as many streams as the held-out text allows.
         let valid_batch =
             (valid_tokens.len().saturating_sub(1) / config.seq_len).clamp(1, config.batch);
-        let valid_batches = Batches::new(valid_tokens, valid_batch, config.seq_len)
+        let valid_batches = Batches::new(valid_tokens, valid_clock, valid_batch, config.seq_len)
             .ok_or_else(|| too_short("validation", valid_tokens.len()))?;
         let mut state = state;
         state.iterations_per_epoch = train_batches.iterations;
@@ -569,7 +595,8 @@ impl Session {
         self.device
             .seed(config.seed ^ self.state.global_iteration.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let (x, y) = self.train_batches.get(self.state.iteration, &self.device);
-        let (logits, next) = model.forward_as(self.layers, x, self.carried.take());
+        let clock = self.train_batches.clock(self.state.iteration, &self.device);
+        let (logits, next) = model.forward_as(self.layers, x, clock, self.carried.take());
         let loss = cross_entropy(logits, y);
         let loss_value = loss.clone().into_scalar::<f32>();
         if !loss_value.is_finite() {
@@ -695,8 +722,12 @@ fn corpus_dialect(corpus: &Corpus, progress: &mut dyn Progress) -> Dialect {
 fn start(run: &TrainRun, corpus: &Corpus, device: &Device) -> Opened {
     device.seed(run.config.seed);
     let vocab = Vocab::from_text(&corpus.text);
-    let hyper =
-        Hyper { vocab_size: vocab.len(), layers: run.config.layers, hidden: run.config.hidden };
+    let hyper = Hyper {
+        vocab_size: vocab.len(),
+        layers: run.config.layers,
+        hidden: run.config.hidden,
+        measure_clock: run.config.measure_clock,
+    };
     let model = CharLstm::new(hyper, run.config.dropout, device);
     let tokens = vocab.encode(&corpus.text).unwrap_or_default();
     let (tr, va) = split(&tokens, run.config.valid_fraction);
@@ -780,4 +811,18 @@ pub fn export(weights: &Weights, out_dir: &Path, name: &str) -> Result<PathBuf, 
     checkpoint::write_atomic(&manifest_path, manifest.to_json().as_bytes())
         .map_err(|e| io("write", &manifest_path, &e))?;
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_checkpointed_before_the_measure_clock_resumes_without_it() {
+        let mut saved = serde_json::to_value(TrainConfig::default()).unwrap();
+        saved.as_object_mut().unwrap().remove("measure_clock");
+        let config: TrainConfig = serde_json::from_value(saved).unwrap();
+        assert!(!config.measure_clock);
+        assert!(TrainConfig::default().measure_clock, "new runs read the clock");
+    }
 }
