@@ -1,6 +1,6 @@
-//! Constrained samples of the shipped models are the model's own music: shaped like its raw
-//! samples (no cascades of grace notes, spine splits or interpretation lines the model did not
-//! mean, no piece ends), valid, and long enough to be a piece. `make fidelity` measures the
+//! Constrained samples of the shipped models are the model's own music: measures as long as its
+//! corpus's, no more grace notes, spine splits or interpretation lines than its raw samples have
+//! (no cascades the model did not mean), no piece ends, valid, and long enough to be a piece. `make fidelity` measures the
 //! same figures over many more seeds; these tolerances hold over the few seeds a test can
 //! afford (the sampler before this one failed them by a factor of 10 to 100).
 
@@ -48,7 +48,8 @@ fn shapes(model: &Arc<CpuModel>) -> (TextStats, TextStats) {
 }
 
 #[test]
-fn constrained_samples_of_the_shipped_models_are_shaped_like_their_raw_samples() {
+fn constrained_samples_of_the_shipped_models_have_the_corpus_measures_and_no_more_escapes_than_raw()
+{
     for name in ["mozart", "beethoven"] {
         let composer = shipped(name);
         let (raw, c) = shapes(composer.model());
@@ -67,8 +68,13 @@ fn constrained_samples_of_the_shipped_models_are_shaped_like_their_raw_samples()
         );
         println!("{report}");
         assert_eq!(c.piece_ends, 0, "{report}");
-        let ratio = c.chars_per_measure() / raw.chars_per_measure();
-        assert!((0.6..=2.0).contains(&ratio), "{report}");
+        // Measures as long as the corpus's (`make fidelity`: 128 characters for mozart, 130 for
+        // beethoven). Not the raw text's: the models read the measure clock, and their raw text,
+        // whose clock is counted from what it wrote, loses the meter (beethoven's raw measures
+        // are 700 characters long, runs of 32nds; models/README.md).
+        let corpus_chars = if name == "mozart" { 128.0 } else { 130.0 };
+        let ratio = c.chars_per_measure() / corpus_chars;
+        assert!((0.75..=1.33).contains(&ratio), "{report}");
         assert!(
             c.grace_lines_per_measure() <= 2.0 * raw.grace_lines_per_measure() + 0.05,
             "{report}"

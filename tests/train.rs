@@ -281,3 +281,37 @@ fn fused_and_stock_layers_train_to_the_same_losses() {
     let (ft, st) = (fused.state.train_loss.unwrap(), stock.state.train_loss.unwrap());
     assert!((ft - st).abs() / st < 1e-3, "final training loss: fused {ft}, stock {st}");
 }
+
+/// A run told not to read the measure clock exports a model without it (as models before it),
+/// which samples; one that reads it learns to use it: its loss on the training text is lower
+/// with the clock than with the clock "unknown" everywhere.
+#[test]
+fn the_measure_clock_is_an_input_a_run_may_leave_out() {
+    let dir = common::temp_dir("clock");
+    let config = TrainConfig { measure_clock: false, ..common::tiny_config() };
+    let report = train::train(&common::tiny_run(&dir, "noclock", config), &mut Silent).unwrap();
+    let w = read_weights(&report.weights_file);
+    assert!(!w.hyper.measure_clock && w.clock_weight.is_empty());
+    let text = kernrnn::sample(Arc::new(CpuModel::new(&w)), &SampleOptions::default()).unwrap();
+    assert!(text.len() > 100);
+
+    let with = read_weights(&common::train_tiny(&dir, "clock").weights_file);
+    assert!(with.hyper.measure_clock);
+    let corpus = kernrnn::kern::prepare_dir(&common::fixture_corpus()).unwrap();
+    let (tokens, _) = with.vocab.encode_lossy(&corpus.text);
+    let classes = kernrnn::kern::clock::clock_classes(&corpus.text, with.dialect.editions);
+    let model = CpuModel::new(&with);
+    let nll = |unknown: bool| {
+        let mut state = model.zero_state();
+        let mut logits = vec![0.0; with.hyper.vocab_size];
+        let mut total = 0.0f64;
+        for (w, &k) in tokens.windows(2).zip(&classes) {
+            let k = if unknown { kernrnn::kern::clock::UNKNOWN } else { k };
+            model.step(&mut state, w[0], k, &mut logits);
+            total -= kernrnn::infer::math::softmax_at(&logits, 1.0)[w[1]].ln();
+        }
+        total / (tokens.len() - 1) as f64
+    };
+    let (read, blind) = (nll(false), nll(true));
+    assert!(read < blind, "{read:.3} nats/char with the clock, {blind:.3} without");
+}
