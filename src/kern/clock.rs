@@ -35,6 +35,9 @@ const LONGER: u8 = 2 * OFF_GRID;
 const OVERFULL: u8 = LONGER + 1;
 /// The measure's length is not known.
 pub const UNKNOWN: u8 = LONGER + 2;
+// "Unknown" is the last class: the benchmark's JavaScript peer (www/tools/tfjs-lstm.js) reads
+// the last row of the clock's tensor as it.
+const _: () = assert!(UNKNOWN as usize == CLOCK_CLASSES - 1);
 
 const SIXTEENTH: u64 = TPW / 16;
 

@@ -8,6 +8,9 @@
 // The network (gate order i, f, o, g along the 4H axis, as kernrnn's):
 //   gates = x @ w_ih + h @ w_hh + bias     (layer 0's x is one-hot: a row of w_ih)
 //   c' = f*c + i*tanh(g);  h' = o*tanh(c');  logits = h_top @ head.weight + head.bias
+// A model that reads the measure clock (tensor `lstm.0.w_clock`) adds to layer 0's gates the row
+// of the clock's class; here always its last, "unknown", as kernrnn's logitsFor feeds it (the
+// peer samples raw text without following the clock).
 // Sampling is raw (no **kern grammar): softmax(logits / temperature), one character at a time,
 // one tf.tidy and one dataSync per character (what a char-rnn sampler in TF.js has to do: the
 // next input depends on the drawn character).
@@ -76,8 +79,10 @@ export class TfLstm {
         const hh = T[`lstm.${l}.w_hh`];
         const bias = tf.tensor2d(T[`lstm.${l}.bias`].data, [1, 4 * H]);
         if (l === 0) {
-          // One-hot input: x @ w_ih is row `token` of w_ih; fold the bias into those rows.
-          w.push({ rows: tf.add(tf.tensor2d(ih.data, ih.shape), bias), whh: tf.tensor2d(hh.data, hh.shape) });
+          // One-hot input: x @ w_ih is row `token` of w_ih; fold the bias (and the clock's
+          // "unknown" row) into those rows.
+          const fixed = tf.add(bias, tf.tensor2d(unknownClockRow(model), [1, 4 * H]));
+          w.push({ rows: tf.add(tf.tensor2d(ih.data, ih.shape), fixed), whh: tf.tensor2d(hh.data, hh.shape) });
         } else {
           // [x, h] @ [w_ih; w_hh]: one matMul per layer.
           const both = tf.concat([tf.tensor2d(ih.data, ih.shape), tf.tensor2d(hh.data, hh.shape)], 0);
@@ -229,6 +234,15 @@ export class TfLstm {
   }
 }
 
+/** Layer 0's row for the measure clock's "unknown" class (its last), zeros without the clock. */
+function unknownClockRow(model) {
+  const clock = model.tensors["lstm.0.w_clock"];
+  const width = 4 * model.hidden;
+  if (!clock) return new Float32Array(width);
+  const row = clock.shape[0] - 1;
+  return clock.data.slice(row * width, (row + 1) * width);
+}
+
 /** The same network in plain JavaScript (float64): the logits after each character of `text`. */
 export function referenceLogits(model, text) {
   const { tensors: T, hidden: H, layers: L, vocab } = model;
@@ -237,6 +251,7 @@ export function referenceLogits(model, text) {
   const h = Array.from({ length: L }, () => new Float64Array(H));
   const c = Array.from({ length: L }, () => new Float64Array(H));
   const out = [];
+  const clock = unknownClockRow(model);
   for (const ch of text) {
     const token = model.index.get(ch);
     if (token === undefined) throw new Error(`character ${JSON.stringify(ch)} is not in the model's vocabulary`);
@@ -246,7 +261,7 @@ export function referenceLogits(model, text) {
       const hh = T[`lstm.${l}.w_hh`].data;
       const b = T[`lstm.${l}.bias`].data;
       const gates = Float64Array.from(b);
-      if (l === 0) for (let j = 0; j < 4 * H; j++) gates[j] += ih[token * 4 * H + j];
+      if (l === 0) for (let j = 0; j < 4 * H; j++) gates[j] += ih[token * 4 * H + j] + clock[j];
       else for (let k = 0; k < H; k++) for (let j = 0; j < 4 * H; j++) gates[j] += x[k] * ih[k * 4 * H + j];
       for (let k = 0; k < H; k++) for (let j = 0; j < 4 * H; j++) gates[j] += h[l][k] * hh[k * 4 * H + j];
       for (let j = 0; j < H; j++) {
