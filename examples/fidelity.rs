@@ -243,15 +243,6 @@ fn score_text(
         n += 1;
         model.step(&mut state, t, clock.push(c), &mut logits);
     }
-    // A sampler whose grammar keeps a meter counts from it at once (see `assume_length`).
-    if let (Some(m), Some(k)) = (meter, prime.chars().last()) {
-        clock.assume_length(m.ticks());
-        if model.hyper().measure_clock {
-            let t = vocab.index(k).unwrap_or(0);
-            // the prime's last character again, with the class the sampler fed it with
-            let _ = t;
-        }
-    }
     (nll, n, removed)
 }
 

@@ -234,6 +234,12 @@ impl Weights {
                 why: format!("{hyper:?} does not fit a vocabulary of {} characters", vocab.len()),
             });
         }
+        if hyper.measure_clock && version == OLDEST_VERSION.to_string() {
+            return Err(WeightsError::Metadata {
+                key: "hyper",
+                why: format!("it reads the measure clock, which format version {version} has not"),
+            });
+        }
         // Bounds that keep a hostile header from making us allocate absurd amounts.
         if hyper.layers > 64 || hyper.hidden > 16_384 || hyper.vocab_size > 65_536 {
             return Err(WeightsError::Metadata {

@@ -417,6 +417,14 @@ impl GpuModel {
     pub fn new(device: &GpuDevice, cpu: Arc<CpuModel>) -> Result<GpuModel, GpuError> {
         let hyper = cpu.hyper();
         supports(&hyper).map_err(GpuError::Unsupported)?;
+        // The kernel reads the clock's rows unchecked (the class is below CLOCK_CLASSES).
+        let clock_len = hyper.clock_rows() * 4 * hyper.hidden;
+        if cpu.clock_weight().len() != clock_len {
+            return Err(GpuError::Unsupported(format!(
+                "the measure clock's weights hold {} values, not {clock_len}",
+                cpu.clock_weight().len()
+            )));
+        }
         let layers = cpu.layers();
         let (head_w, head_b) = cpu.head();
         let mut params = layers[0].w_ih.clone();

@@ -161,6 +161,13 @@ impl TextClock {
         }
     }
 
+    /// A clock that has lost the text where `clock` stood (a sample that went on without its
+    /// grammar): it keeps `clock`'s class to the end of the line, then starts afresh, as a
+    /// [`TextClock`] does after a line its grammar cannot read.
+    pub fn lost_from(clock: MeasureClock, editions: bool) -> Self {
+        TextClock { lost: true, clock, ..TextClock::new(editions) }
+    }
+
     /// Reads one character; returns the class in force after it.
     pub fn push(&mut self, c: char) -> u8 {
         if !self.lost && self.grammar.push(c).is_err() {

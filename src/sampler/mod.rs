@@ -301,9 +301,11 @@ impl Sampler {
             }
         }
         let v = model.hyper().vocab_size;
-        // The prime's clock, by a grammar of its own (as the training text's); a sample with the
-        // grammar goes on from it with the sampler's grammar.
-        let mut prime_clock = TextClock::new(model.dialect().editions);
+        // The prime's clock, by a grammar of its own (as the training text's) in the dialect the
+        // prime was read in (a real score being continued may need the editions dialect); a
+        // sample with the grammar goes on from it with the sampler's grammar.
+        let editions = grammar.as_ref().map_or(model.dialect().editions, Grammar::editions);
+        let mut prime_clock = TextClock::new(editions);
         let clock_input = model.hyper().measure_clock;
         let mut classes: Vec<u8> = opts
             .prime
@@ -787,6 +789,12 @@ impl Sampler {
 
     /// Moves the clock past `c`, which [`Sampler::decide`] just chose (and the grammar took).
     fn move_clock(&mut self, c: char) {
+        if let (SampleClock::Grammar(clock), None) = (&self.clock, &self.grammar) {
+            // The sample went on without its grammar: the clock follows the text as training's
+            // would, from the next line.
+            let lost = TextClock::lost_from(*clock, self.model.dialect().editions);
+            self.clock = SampleClock::Text(Box::new(lost));
+        }
         match &mut self.clock {
             SampleClock::Off => {}
             SampleClock::Grammar(clock) => {

@@ -46,6 +46,7 @@ impl Batches {
             (0..batch).map(|b| (b * per_stream..b * per_stream + n).map(values).collect()).collect()
         };
         let streams = cut(&|i| tokens[i] as i64, len + 1);
+        debug_assert!(clock.is_none_or(|c| c.len() == tokens.len()), "a class per token");
         let clocks = clock.filter(|c| c.len() == tokens.len()).map(|c| cut(&|i| c[i] as i64, len));
         Some(Batches { streams, clocks, batch, seq_len, iterations })
     }

@@ -775,6 +775,12 @@ fn resume(
             corpus.files.len()
         )));
     }
+    if run.config.measure_clock != state.config.measure_clock {
+        progress.line(&format!(
+            "note: this run began {} the measure clock and goes on so (--no-measure-clock only chooses for a new run)",
+            if state.config.measure_clock { "with" } else { "without" }
+        ));
+    }
     state.config.epochs = run.config.epochs;
     state.backend = run.backend;
     if let Some((_, lr)) = run.config.final_lr {

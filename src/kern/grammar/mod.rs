@@ -341,6 +341,11 @@ impl Grammar {
         self.state.spines.n
     }
 
+    /// Whether it reads the editions dialect ([`GrammarOptions::editions`]).
+    pub fn editions(&self) -> bool {
+        self.state.rules.editions
+    }
+
     /// The meter in force (`None` while the first measure of a piece is to set it).
     pub fn meter(&self) -> Option<Meter> {
         self.state.measure.meter
