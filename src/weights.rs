@@ -367,6 +367,13 @@ mod tests {
         let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
         assert_eq!(meta.metadata().as_ref().unwrap()["format_version"], "2");
         assert_eq!(w.num_params(), tiny().num_params() + CLOCK_CLASSES * 8);
+        // a file that says version 1 and reads the clock is refused by name
+        let needle = br#""format_version":"2""#;
+        let at = bytes.windows(needle.len()).position(|w| w == needle).unwrap();
+        let mut v1 = bytes.clone();
+        v1[at + needle.len() - 2] = b'1';
+        let err = Weights::from_bytes(&v1).unwrap_err();
+        assert!(matches!(err, WeightsError::Metadata { key: "hyper", .. }), "{err}");
         // without it, a file is as before (version 1)
         let (_, meta) = SafeTensors::read_metadata(&tiny().to_bytes().unwrap()).unwrap();
         assert_eq!(meta.metadata().as_ref().unwrap()["format_version"], "1");

@@ -102,3 +102,21 @@ fn a_sample_is_fed_the_measure_clock_that_training_gives_its_text() {
         assert_eq!(sampler.logits(), &logits[..], "raw {raw}");
     }
 }
+
+/// A prime that stops mid-line (`@` without its newline) leaves the measure's length unknown
+/// after it; the sample counts from the meter its grammar keeps once that line ends, as one
+/// whose prime ended at a line's start does from its first line (when its spines are known).
+#[test]
+fn a_prime_that_ends_mid_line_counts_from_the_meter_at_its_lines_end() {
+    use kernrnn::kern::clock::UNKNOWN;
+    use kernrnn::Sampler;
+    let opts = SampleOptions { prime: "@".into(), length: 200, ..SampleOptions::default() };
+    let mut sampler = Sampler::new(model(), opts).unwrap();
+    assert!(sampler.meter().is_some());
+    assert_eq!(sampler.clock_class(), UNKNOWN);
+    let mut out = String::new();
+    while out.matches('\n').count() < 2 {
+        assert_eq!(sampler.take(1, &mut out), 1);
+    }
+    assert_ne!(sampler.clock_class(), UNKNOWN, "after {out:?}");
+}

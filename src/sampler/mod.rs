@@ -242,9 +242,18 @@ impl Cursor {
     /// The clock's class after `c`, which the grammar has just taken: a line's end moves it.
     fn clock_after(&mut self, c: char) -> u8 {
         if c == '\n' {
-            self.clock.line_read(&self.grammar);
+            line_read(&mut self.clock, &self.grammar);
         }
         self.clock.class()
+    }
+}
+
+/// Moves a sample's clock at a line's end: as training's, and counting from the grammar's meter
+/// where the measure's length is not known yet (a prime that did not end at a line's start).
+fn line_read(clock: &mut MeasureClock, grammar: &Grammar) {
+    clock.line_read(grammar);
+    if let Some(m) = grammar.meter() {
+        clock.assume_length(m.ticks(), grammar);
     }
 }
 
@@ -737,7 +746,7 @@ impl Sampler {
         // alone).
         let (at_bar, at_line) = (grammar.at_line_start(), grammar.at_line_begin());
         if let (SampleClock::Grammar(clock), true) = (&mut self.clock, at_line) {
-            clock.line_read(&grammar);
+            line_read(clock, &grammar);
         }
         self.grammar = Some(grammar);
         self.produced += chars;
@@ -799,7 +808,7 @@ impl Sampler {
             SampleClock::Off => {}
             SampleClock::Grammar(clock) => {
                 if let (Some(g), '\n') = (&self.grammar, c) {
-                    clock.line_read(g);
+                    line_read(clock, g);
                 }
             }
             SampleClock::Text(clock) => {
