@@ -202,6 +202,7 @@ fn score_text(
     temperature: f32,
     grammar: Option<Grammar>,
     meter: Option<Meter>,
+    held: Option<Meter>,
 ) -> (f64, usize, f64) {
     let vocab = model.vocab();
     let mut state = model.zero_state();
@@ -209,8 +210,12 @@ fn score_text(
     let Ok(prime_tokens) = vocab.encode(prime) else { return (0.0, 0, 0.0) };
     // The measure clock as the model read it (the grammar's count agrees with it on valid text);
     // a sampler whose grammar keeps a meter counts from it at once (see `assume_length`), from
-    // the prime's last character on.
-    let mut clock = TextClock::new(model.dialect().editions);
+    // the prime's last character on; a raw sample's holds a meter from its start.
+    let editions = model.dialect().editions;
+    let mut clock = match held {
+        Some(m) => TextClock::holding(editions, Some(m.ticks())),
+        None => TextClock::new(editions),
+    };
     let mut classes: Vec<u8> = prime.chars().map(|c| clock.push(c)).collect();
     if let Some(m) = meter {
         clock.assume_length(m.ticks());
@@ -297,7 +302,7 @@ fn main() {
                 // the model's likelihood of the music it was validated on (the last 5%)
                 let n = c.text.chars().count();
                 let valid: String = c.text.chars().skip(n - n / 20).collect();
-                let (nll, scored, _) = score_text(&model, "", &valid, 1.0, None, None);
+                let (nll, scored, _) = score_text(&model, "", &valid, 1.0, None, None, None);
                 let extra = format!("{:.4} (validation text)", nll / scored.max(1) as f64);
                 let density = chars_and_time(&c.text);
                 let steady = Steadiness::of(&c.text);
@@ -327,7 +332,7 @@ fn main() {
                         continue;
                     };
                     let mut text = String::new();
-                    let meter = sampler.meter();
+                    let (meter, held) = (sampler.meter(), sampler.held_meter());
                     sampler.take(usize::MAX, &mut text);
                     m.seconds += start.elapsed().as_secs_f64();
                     m.sampling.add(&sampler.stats());
@@ -354,7 +359,7 @@ fn main() {
                         g
                     });
                     let (nll, n, removed) =
-                        score_text(&model, &opts.prime, &text, temperature, grammar, meter);
+                        score_text(&model, &opts.prime, &text, temperature, grammar, meter, held);
                     m.nll += nll;
                     m.scored += n;
                     m.removed += removed;

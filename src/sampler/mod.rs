@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::infer::{math, CpuModel, LstmState};
-use crate::kern::clock::{MeasureClock, TextClock, UNKNOWN};
+use crate::kern::clock::{is_meter_length, MeasureClock, TextClock, UNKNOWN};
 use crate::kern::duration::TPW;
 use crate::kern::grammar::measure_lengths;
 use crate::kern::limits::FIRST_MEASURE_LENGTHS;
@@ -257,6 +257,16 @@ fn line_read(clock: &mut MeasureClock, grammar: &Grammar) {
     }
 }
 
+/// How a raw sample's measure clock counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RawClock {
+    /// Holding a meter's length (see [`TextClock::holding`]): the meter chosen, else the one the
+    /// model means to write ([`probe_meter`]).
+    HoldsMeter,
+    /// As training's: the probe, which finds the meter the model writes by itself.
+    AsTraining,
+}
+
 /// The measure clock a sample's model reads beside each character ([`crate::kern::clock`]).
 #[derive(Clone, Debug)]
 enum SampleClock {
@@ -295,6 +305,8 @@ pub struct Sampler {
     stats: SampleStats,
     /// The measure clock the model reads.
     clock: SampleClock,
+    /// The meter a raw sample's clock holds from its start.
+    held_meter: Option<Meter>,
     /// The state before the prime's last token, and that token: where a GPU launch starts a
     /// sample, so that it can draw the first line again ([`gpu`]).
     before_last: (LstmState, usize),
@@ -303,10 +315,18 @@ pub struct Sampler {
 impl Sampler {
     /// Validates the options and feeds the prime text through the model.
     pub fn new(model: Arc<CpuModel>, opts: SampleOptions) -> Result<Self, SampleError> {
+        Self::build(model, opts, RawClock::HoldsMeter)
+    }
+
+    fn build(
+        model: Arc<CpuModel>,
+        opts: SampleOptions,
+        raw_clock: RawClock,
+    ) -> Result<Self, SampleError> {
         let (tokens, mut grammar) = Self::prepare(&model, &opts)?;
         if opts.meter == MeterChoice::FromMusic {
             if let Some(g) = &mut grammar {
-                *g = prime_grammar(&opts, &model, probe_meter(&model, &opts))?;
+                *g = prime_grammar(&opts, &model, MeterChoice::Fixed(probe_meter(&model, &opts)))?;
             }
         }
         let v = model.hyper().vocab_size;
@@ -321,6 +341,7 @@ impl Sampler {
             .chars()
             .map(|c| if clock_input { prime_clock.push(c) } else { UNKNOWN })
             .collect();
+        let mut held_meter = None;
         let clock = match (&grammar, clock_input) {
             (_, false) => SampleClock::Off,
             (Some(g), true) => {
@@ -334,7 +355,22 @@ impl Sampler {
                 }
                 SampleClock::Grammar(clock)
             }
-            (None, true) => SampleClock::Text(Box::new(prime_clock)),
+            (None, true) => {
+                if raw_clock == RawClock::HoldsMeter {
+                    // The clock holds a meter's length (see `TextClock::holding`), the prime's
+                    // classes counted that way too.
+                    let meter = match opts.meter {
+                        MeterChoice::Fixed(m) => m,
+                        MeterChoice::FromMusic => probe_meter(&model, &opts),
+                    };
+                    held_meter = Some(meter);
+                    prime_clock = TextClock::holding(editions, Some(meter.ticks()));
+                    for (c, class) in opts.prime.chars().zip(&mut classes) {
+                        *class = prime_clock.push(c);
+                    }
+                }
+                SampleClock::Text(Box::new(prime_clock))
+            }
         };
         let mut sampler = Sampler {
             state: model.zero_state(),
@@ -351,6 +387,7 @@ impl Sampler {
             rhythm_relaxed: 0,
             stats: SampleStats::default(),
             clock,
+            held_meter,
             before_last: (model.zero_state(), 0),
             model,
             opts,
@@ -782,6 +819,14 @@ impl Sampler {
         self.grammar.as_ref().and_then(Grammar::meter)
     }
 
+    /// Raw, the meter the measure clock holds from the prime's start (see
+    /// [`TextClock::holding`]): the one chosen, else the one the model writes by itself; none
+    /// with the grammar (its clock counts from [`Sampler::meter`] after the prime) or when the
+    /// model does not read the clock.
+    pub fn held_meter(&self) -> Option<Meter> {
+        self.held_meter
+    }
+
     /// Whether the model reads the measure clock.
     pub fn reads_clock(&self) -> bool {
         !matches!(self.clock, SampleClock::Off)
@@ -801,7 +846,8 @@ impl Sampler {
         if let (SampleClock::Grammar(clock), None) = (&self.clock, &self.grammar) {
             // The sample went on without its grammar: the clock follows the text as training's
             // would, from the next line.
-            let lost = TextClock::lost_from(*clock, self.model.dialect().editions);
+            let held = clock.length().filter(|&l| is_meter_length(l));
+            let lost = TextClock::lost_from(*clock, self.model.dialect().editions, held);
             self.clock = SampleClock::Text(Box::new(lost));
         }
         match &mut self.clock {
@@ -908,14 +954,19 @@ impl Sampler {
 /// ties go to the meters its own corpus starts in most often (its dialect's, else the sonatas'
 /// [`METER_PREFERENCE`]); when none of its measures has one of those lengths, its corpus's most
 /// common meter (else 4/4).
-fn probe_meter(model: &Arc<CpuModel>, opts: &SampleOptions) -> MeterChoice {
+fn probe_meter(model: &Arc<CpuModel>, opts: &SampleOptions) -> Meter {
     let probe = SampleOptions {
         raw: true,
         seed: opts.seed ^ PROBE_SEED,
         length: PROBE_LENGTH,
         ..opts.clone()
     };
-    let text = sample(model.clone(), &probe).unwrap_or_default();
+    // The probe's clock counts as training's, not holding a meter: the model writes the
+    // meter it means, not one it is told.
+    let mut text = probe.prime.clone();
+    if let Ok(mut sampler) = Sampler::build(model.clone(), probe, RawClock::AsTraining) {
+        sampler.take(usize::MAX, &mut text);
+    }
     let lengths = measure_lengths(&text, model.dialect().editions);
     let votes = |l: u64| lengths.iter().filter(|&&x| x == l).count();
     let own: Vec<Meter> = model
@@ -930,8 +981,8 @@ fn probe_meter(model: &Arc<CpuModel>, opts: &SampleOptions) -> MeterChoice {
         (votes(l), std::cmp::Reverse(rank))
     });
     match best.filter(|&l| votes(l) > 0).and_then(Meter::for_length) {
-        Some(m) => MeterChoice::Fixed(m),
-        None => MeterChoice::Fixed(own.first().copied().unwrap_or(Meter::COMMON)),
+        Some(m) => m,
+        None => own.first().copied().unwrap_or(Meter::COMMON),
     }
 }
 

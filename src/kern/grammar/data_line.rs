@@ -46,10 +46,8 @@ impl State {
             line.last_grace = self.spine_limit() - 2;
         } else {
             // spines stalled on `.` (rhythm off) do not hold time back
+            line.t = self.spines.timed_ends().into_iter().min().unwrap_or(0);
             let in_force = self.spines.in_force();
-            let live =
-                in_force.iter().filter(|s| s.kind == Kind::Kern && !s.stalled).map(|s| s.end).min();
-            line.t = live.or_else(|| self.spines.kern_ends().min()).unwrap_or(0);
             line.last_grace = 0;
             for (i, s) in in_force.iter().enumerate() {
                 if s.kind == Kind::Undecided || (s.kind == Kind::Kern && s.end <= line.t) {

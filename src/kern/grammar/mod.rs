@@ -437,6 +437,12 @@ impl Grammar {
         self.state.spines.kern_ends().collect()
     }
 
+    /// The ends of [`Grammar::kern_ends`] that hold time back (rhythm off, a spine that went on
+    /// with `.` after its note ended does not; the next line starts at the earliest of these).
+    pub(crate) fn timed_ends(&self) -> Vec<u64> {
+        self.state.spines.timed_ends()
+    }
+
     pub(crate) fn stats(&self) -> Stats {
         self.state.measure.stats
     }

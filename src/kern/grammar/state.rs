@@ -99,6 +99,17 @@ impl Spines {
         self.in_force().iter().filter(|s| s.kind == Kind::Kern).map(|s| s.end)
     }
 
+    /// When the current notes of the kern spines that hold time end: all but those stalled on
+    /// `.` (rhythm off), unless every one is.
+    pub fn timed_ends(&self) -> Vec<u64> {
+        let live = |s: &&Spine| s.kind == Kind::Kern && !s.stalled;
+        if self.in_force().iter().any(|s| live(&s)) {
+            self.in_force().iter().filter(live).map(|s| s.end).collect()
+        } else {
+            self.kern_ends().collect()
+        }
+    }
+
     /// No kern spine has time in the current measure.
     pub fn at_measure_start(&self) -> bool {
         self.kern_ends().all(|e| e == 0)
