@@ -11,7 +11,7 @@ TEMPERATURE ?= 0.8
 LENGTH ?= 2000
 KERNRNN = $(CARGO) run --quiet --bin kernrnn --
 
-.PHONY: demo sample test test-web lint build bench bench-web validity fidelity train-mozart train-beethoven \
+.PHONY: demo sample test test-web lint build bench bench-gpu bench-web validity fidelity train-mozart train-beethoven \
 	models-readme clean site wasm wasm-toolchain web-deps chromium vulkan size
 
 ## sample: build and print a sampled Mozart score (**kern) with the shipped model
@@ -115,6 +115,11 @@ bench-web: site chromium
 ## bench: training and sampling speed on this machine, as a table
 bench:
 	$(CARGO) run --quiet --example bench -- --corpus $(CORPUS)/mozart
+
+## bench-gpu: the training table on a GPU through wgpu (fused kernels against burn's stock ops)
+bench-gpu: vulkan
+	$(CARGO) run --quiet --example bench -- --corpus $(CORPUS)/mozart --gpu --iterations $(GPU_ITERATIONS)
+GPU_ITERATIONS ?= 20
 
 ## validity: the validity benchmark (issue 4): seeds 1..SEEDS at temperatures 0.8 and 1.2 from
 ## every shipped model, constrained and raw, checked by `kernrnn check`'s code and by verovio;

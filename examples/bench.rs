@@ -1,7 +1,9 @@
 //! Speed of training and sampling on this machine, printed as a table.
 //!
-//! `make bench` (or `cargo run --example bench -- --corpus DIR [--iterations N] [--sampling-only]`). Timings are
-//! noisy on a shared machine: compare rows of one run, not runs of different days.
+//! `make bench` (or `cargo run --example bench -- --corpus DIR [--iterations N] [--sampling-only]
+//! [--gpu]`; `--gpu`: the training table on a GPU through wgpu instead, fused kernels against
+//! burn's stock ops). Timings are noisy on a shared machine: compare rows of one run, not runs
+//! of different days.
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -16,6 +18,7 @@ fn main() {
     let mut corpus = PathBuf::from("../shared/corpus/mozart");
     let mut iterations = 30u64;
     let mut sampling_only = false;
+    let mut gpu = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -24,8 +27,9 @@ fn main() {
                 iterations = args.next().and_then(|n| n.parse().ok()).unwrap_or(iterations)
             }
             "--sampling-only" => sampling_only = true,
+            "--gpu" => gpu = true,
             other => {
-                eprintln!("unknown argument {other}; usage: bench [--corpus DIR] [--iterations N] [--sampling-only]");
+                eprintln!("unknown argument {other}; usage: bench [--corpus DIR] [--iterations N] [--sampling-only] [--gpu]");
                 std::process::exit(2);
             }
         }
@@ -41,7 +45,10 @@ fn main() {
         corpus.display()
     );
     println!();
-    training_table(&corpus, iterations);
+    if gpu {
+        return training_table(&corpus, iterations, Backend::Wgpu);
+    }
+    training_table(&corpus, iterations, Backend::Cpu);
     println!();
     println!("| sampling (CPU step, batch 1) | layers x units | characters | seconds | chars/s |");
     println!("|---|---|---|---|---|");
@@ -79,10 +86,14 @@ fn main() {
 /// Training speed: the fused layers against burn's stock ops, for two model sizes and two
 /// batch sizes, and the PyTorch peer when `PEER_PYTHON` names a Python that has torch (the
 /// project never needs it; see examples/peer_pytorch.py).
-fn training_table(corpus: &std::path::Path, iterations: u64) {
+fn training_table(corpus: &std::path::Path, iterations: u64, backend: Backend) {
     let peer = std::env::var_os("PEER_PYTHON").map(PathBuf::from);
     let text = peer.as_ref().and_then(|_| prepared_text(corpus));
-    println!("| training on the CPU (Adam) | layers x units | batch x seq | iterations | chars/s | GFLOP/s |");
+    let on = match backend {
+        Backend::Cpu => "the CPU",
+        Backend::Wgpu => "a GPU (wgpu)",
+    };
+    println!("| training on {on} (Adam) | layers x units | batch x seq | iterations | chars/s | GFLOP/s |");
     println!("|---|---|---|---|---|---|");
     for (layers, hidden) in [(3, 128), (3, 256)] {
         for batch in [50, 256] {
@@ -100,7 +111,7 @@ fn training_table(corpus: &std::path::Path, iterations: u64) {
                     "| kernrnn, {} layers | {layers} x {hidden} | {batch} x 50",
                     kind.name()
                 );
-                match train_speed(corpus, config, kind, n) {
+                match train_speed(corpus, config, backend, kind, n) {
                     Ok((done, chars_per_second, flops_per_char)) => println!(
                         "{row} | {done} | {chars_per_second:.0} | {:.1} |",
                         chars_per_second * flops_per_char / 1e9
@@ -108,7 +119,7 @@ fn training_table(corpus: &std::path::Path, iterations: u64) {
                     Err(e) => println!("{row} | - | error: {e} | - |"),
                 }
             }
-            if let (Some(python), Some(text)) = (&peer, &text) {
+            if let (Some(python), Some(text), Backend::Cpu) = (&peer, &text, backend) {
                 let row =
                     format!("| PyTorch (nn.LSTM, 2 threads) | {layers} x {hidden} | {batch} x 50");
                 match peer_speed(python, text, layers, hidden, batch, iterations) {
@@ -129,6 +140,7 @@ fn training_table(corpus: &std::path::Path, iterations: u64) {
 fn train_speed(
     corpus: &std::path::Path,
     config: TrainConfig,
+    backend: Backend,
     layers: Layers,
     iterations: u64,
 ) -> Result<(u64, f64, f64), String> {
@@ -147,7 +159,7 @@ fn train_speed(
         checkpoint_dir: dir.join("ck"),
         out_dir: dir.join("out"),
         config,
-        backend: Backend::Cpu,
+        backend,
         layers,
         resume: false,
         max_minutes: None,

@@ -51,8 +51,8 @@ enum BackendArg {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum LayersArg {
-    /// one fused operation per layer and chunk, with its own backward pass (CPU); stock ops
-    /// on a GPU
+    /// one fused operation per layer and chunk, with its own backward pass (on a GPU: layers
+    /// of up to 256 units; wider ones run stock ops)
     Fused,
     /// burn's stock ops, one per gate and time step (the reference, for comparison)
     Stock,

@@ -1,6 +1,7 @@
 //! The fused LSTM layer against the reference, burn's stock ops under burn's autodiff: the same
 //! logits, the same final state and the same gradient for every parameter and for the initial
-//! state, dropout masks included, for several shapes.
+//! state, dropout masks included, for several shapes, on the CPU (flex) and on a GPU (wgpu: the
+//! CubeCL kernels; Mesa's lavapipe where there is no GPU).
 
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use kernrnn::kern::clock::CLOCK_CLASSES;
@@ -78,8 +79,28 @@ fn run(
 static RANDOM: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn check(layers: usize, hidden: usize, batch: usize, steps: usize, dropout: f64) {
+    check_on(Device::flex(), layers, hidden, batch, steps, dropout);
+}
+
+/// On the GPU (the tests that need one fail where there is none; `make test` installs Mesa's
+/// lavapipe, a Vulkan GPU on the CPU).
+fn check_gpu(layers: usize, hidden: usize, batch: usize, steps: usize, dropout: f64) {
+    let device =
+        kernrnn::train::Backend::Wgpu.device().expect("a GPU (make vulkan installs lavapipe)");
+    assert!(kernrnn::model::lstm::runs_on(&device, hidden), "the fused layer runs on the GPU");
+    check_on(device, layers, hidden, batch, steps, dropout);
+}
+
+fn check_on(
+    device: Device,
+    layers: usize,
+    hidden: usize,
+    batch: usize,
+    steps: usize,
+    dropout: f64,
+) {
     let _only_user = RANDOM.lock().unwrap_or_else(|e| e.into_inner());
-    let device = Device::flex().autodiff();
+    let device = device.autodiff();
     device.seed(11 + hidden as u64);
     let vocab_size = 13;
     let hyper = Hyper { vocab_size, layers, hidden, measure_clock: true };
@@ -110,7 +131,8 @@ fn check(layers: usize, hidden: usize, batch: usize, steps: usize, dropout: f64)
         .collect();
     let fused = run(&model, true, &input, &clock, &targets, &state, 99);
     let stock = run(&model, false, &input, &clock, &targets, &state, 99);
-    let shape = format!("{layers} x {hidden}, batch {batch}, {steps} steps, dropout {dropout}");
+    let shape =
+        format!("{device:?}: {layers} x {hidden}, batch {batch}, {steps} steps, dropout {dropout}");
     let bound = 1e-4;
     let d = relative_difference(fused.logits, stock.logits);
     assert!(d < bound, "{shape}: logits differ by {d:e}");
@@ -137,6 +159,26 @@ fn a_three_layer_model_matches_the_stock_layers_on_a_batch_split_across_threads(
 #[test]
 fn dropout_masks_are_the_same_in_both_layers() {
     check(2, 24, 17, 9, 0.3);
+}
+
+#[test]
+fn on_a_gpu_one_layer_of_one_unit_matches_the_stock_layer() {
+    check_gpu(1, 1, 1, 3, 0.0);
+}
+
+#[test]
+fn on_a_gpu_a_three_layer_model_matches_the_stock_layers() {
+    check_gpu(3, 16, 40, 12, 0.0);
+}
+
+#[test]
+fn on_a_gpu_dropout_masks_are_the_same_in_both_layers() {
+    check_gpu(2, 24, 17, 9, 0.3);
+}
+
+#[test]
+fn on_a_gpu_a_layer_of_the_shipped_models_width_matches_the_stock_layer() {
+    check_gpu(2, 128, 5, 30, 0.25);
 }
 
 #[test]

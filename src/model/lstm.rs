@@ -2,16 +2,16 @@
 //! backend extension): a layer's whole chunk of time steps is one autodiff node instead of
 //! ~16 per step, so the embedding, the input projection, the output layer, the loss, Adam,
 //! clipping, dropout and checkpoints stay burn's while the recurrence runs as two loops
-//! (`lstm_cpu`).
+//! (`lstm_cpu`) or two kernel launches (`lstm_cube`).
 //!
 //! The operation takes `xproj [T*B, 4H]` (the chunk's input projection, bias included),
 //! `w_hh [H, 4H]` and the state `h0`, `c0` `[B, H]`, and returns one tensor
 //! `[(T+1)*B, H]`: `h_1 .. h_T`, then `c_T`. One output because an autodiff node has one; the
 //! caller slices it with ordinary (differentiable) ops.
 //!
-//! It runs on burn's CPU backend (flex), with or without autodiff. On other backends the model
-//! uses the stock burn layer (`CharLstm::forward_stock`), which is also the reference the tests
-//! hold this one to.
+//! It runs on burn's CPU backend (flex; `lstm_cpu`) and on its cubecl backend (a GPU through
+//! wgpu; `lstm_cube`), with or without autodiff. Elsewhere the model uses the stock burn layer
+//! (`CharLstm::forward_stock`), which is also the reference the tests hold this one to.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -33,7 +33,7 @@ use super::lstm_cpu::{self, Dims};
 
 /// The fused layer, dispatched by burn to the backend of its tensors. Both return
 /// `[(T+1)*B, H]`: `h_1 .. h_T` then `c_T`, time-major.
-#[backend_extension(Flex, Autodiff: cfg(feature = "cli"))]
+#[backend_extension(Flex, Cube: cfg(feature = "wgpu"), Autodiff: cfg(feature = "cli"))]
 pub trait FusedLstm: Backend {
     /// A layer over its input `x [T*B, I]`: the projection `x w_ih` is made inside.
     fn lstm_layer(
@@ -83,9 +83,16 @@ pub trait FusedLstmKernels: Backend {
     fn lstm_layer_backward(saved: Self::Saved, grad: FloatTensor<Self>) -> Vec<FloatTensor<Self>>;
 }
 
-/// Whether the fused layer runs on tensors of this device.
-pub fn runs_on(device: &Device) -> bool {
-    matches!(device.clone().inner().as_dispatch(), DispatchDevice::Flex(_))
+/// Whether the fused layer runs on tensors of this device, for layers of `hidden` units: on the
+/// CPU (flex) always, on a GPU (cubecl) up to [`super::lstm_cube::MAX_HIDDEN`].
+pub fn runs_on(device: &Device, hidden: usize) -> bool {
+    match device.clone().inner().as_dispatch() {
+        DispatchDevice::Flex(_) => true,
+        #[cfg(feature = "wgpu")]
+        DispatchDevice::Cube(_) => super::lstm_cube::supports(hidden),
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
 }
 
 /// What a layer call returns: `h_1 .. h_T` as `[T*B, H]`, and the final `(h_T, c_T)`.

@@ -9,6 +9,8 @@
 
 pub mod lstm;
 pub mod lstm_cpu;
+#[cfg(feature = "wgpu")]
+pub mod lstm_cube;
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig};
@@ -45,7 +47,7 @@ pub struct CharLstm {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Layers {
     /// One fused operation per layer and chunk, with its own backward pass, where the backend
-    /// has it (the CPU); burn's stock ops elsewhere.
+    /// has it (the CPU; a GPU, for layers of up to 256 units); burn's stock ops elsewhere.
     #[default]
     Fused,
     /// burn's stock ops everywhere: the reference, kept for comparison.
@@ -169,8 +171,9 @@ impl CharLstm {
     /// without it such a model reads "unknown" everywhere). Returns the logits `[T * B, V]` (row
     /// `t * B + b`) and the final state.
     ///
-    /// On the CPU backend each layer runs as one fused operation over the whole chunk
-    /// (`lstm`); elsewhere as burn's stock ops (`forward_stock`). Both compute the same
+    /// On the CPU backend, and on a GPU for layers of up to 256 units, each layer runs as one
+    /// fused operation over the whole chunk (`lstm`); elsewhere as burn's stock ops
+    /// (`forward_stock`). Both compute the same
     /// function with the same dropout masks.
     pub fn forward(
         &self,
@@ -190,7 +193,7 @@ impl CharLstm {
         state: Option<State>,
     ) -> (Tensor<2>, State) {
         match layers {
-            Layers::Fused if lstm::runs_on(&input.device()) => {
+            Layers::Fused if lstm::runs_on(&input.device(), self.hyper().hidden) => {
                 self.forward_fused(input, clock, state)
             }
             _ => self.forward_stock(input, clock, state),
