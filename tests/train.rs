@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use kernrnn::manifest::Manifest;
 use kernrnn::model::Layers;
-use kernrnn::train::{self, Outcome, Silent, TrainConfig};
+use kernrnn::train::{self, Backend, Outcome, Silent, TrainConfig};
 use kernrnn::{CpuModel, SampleOptions, Weights};
 
 fn read_weights(path: &std::path::Path) -> Weights {
@@ -236,10 +236,10 @@ fn the_wgpu_backend_learns_and_continues_a_run_begun_on_the_cpu() {
     assert_eq!(on_cpu.state.global_iteration, 6);
     run.resume = true;
     run.max_iterations = None;
-    run.backend = kernrnn::train::Backend::Wgpu;
+    run.backend = Backend::Wgpu;
     let on_gpu = train::train(&run, &mut Silent).unwrap();
     assert_eq!(on_gpu.outcome, Outcome::Finished);
-    assert_eq!(on_gpu.state.backend, kernrnn::train::Backend::Wgpu);
+    assert_eq!(on_gpu.state.backend, Backend::Wgpu);
     let whole = common::train_tiny(&dir, "whole");
     assert_eq!(on_gpu.state.global_iteration, whole.state.global_iteration);
     // It went on learning: the history continues from the CPU's, and the losses end near an
@@ -262,24 +262,41 @@ fn the_wgpu_backend_learns_and_continues_a_run_begun_on_the_cpu() {
 /// same final training loss.
 #[test]
 fn fused_and_stock_layers_train_to_the_same_losses() {
-    let dir = common::temp_dir("layers");
     // Over longer runs the two drift apart as any two float orders do (1e-2 by 550 here).
-    let config = TrainConfig { epochs: 12, eval_every: 25, ..common::tiny_config() };
-    let fused =
-        train::train(&common::tiny_run(&dir, "fused", config.clone()), &mut Silent).unwrap();
+    same_losses_both_ways(Backend::Cpu, 12, 200);
+}
+
+/// The same on a GPU (lavapipe in `make test`): the fused layer's CubeCL kernels against burn's
+/// stock ops on the same device, over fewer iterations (lavapipe is slow).
+#[cfg(feature = "wgpu")]
+#[test]
+fn on_a_gpu_fused_and_stock_layers_train_to_the_same_losses() {
+    same_losses_both_ways(Backend::Wgpu, 3, 50);
+}
+
+fn same_losses_both_ways(backend: Backend, epochs: usize, least_iterations: u64) {
+    let dir = common::temp_dir(&format!("layers-{}", backend.name()));
+    let config = TrainConfig { epochs, eval_every: 25, ..common::tiny_config() };
+    let fused_run = train::TrainRun { backend, ..common::tiny_run(&dir, "fused", config.clone()) };
+    let fused = train::train(&fused_run, &mut Silent).unwrap();
     let stock_run = common::tiny_run(&dir, "stock", config);
     let stock =
-        train::train(&train::TrainRun { layers: Layers::Stock, ..stock_run }, &mut Silent).unwrap();
+        train::train(&train::TrainRun { layers: Layers::Stock, backend, ..stock_run }, &mut Silent)
+            .unwrap();
     let (f, s) = (&fused.state.history, &stock.state.history);
-    assert!(fused.state.global_iteration >= 200, "{} iterations", fused.state.global_iteration);
+    let n = fused.state.global_iteration;
+    assert!(n >= least_iterations, "{n} iterations");
     assert_eq!(f.len(), s.len());
     for (a, b) in f.iter().zip(s) {
         let d = (a.valid_loss - b.valid_loss).abs() / b.valid_loss;
         let (i, fl, sl) = (a.iteration, a.valid_loss, b.valid_loss);
-        assert!(d < 1e-3, "validation loss at iteration {i}: fused {fl}, stock {sl}");
+        assert!(d < 1e-3, "{backend:?}: validation loss at iteration {i}: fused {fl}, stock {sl}");
     }
     let (ft, st) = (fused.state.train_loss.unwrap(), stock.state.train_loss.unwrap());
-    assert!((ft - st).abs() / st < 1e-3, "final training loss: fused {ft}, stock {st}");
+    assert!(
+        (ft - st).abs() / st < 1e-3,
+        "{backend:?}: final training loss: fused {ft}, stock {st}"
+    );
 }
 
 /// A run told not to read the measure clock exports a model without it (as models before it),
