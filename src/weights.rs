@@ -349,6 +349,7 @@ mod tests {
                 editions: true,
                 signifiers: vec!["!!!RDF**kern: > = above".into()],
                 meters: vec!["2/4".into(), "3/4".into()],
+                meter_counts: vec![5, 2],
             },
             layers,
             head_weight: fill(6),

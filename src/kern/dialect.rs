@@ -30,11 +30,16 @@ pub struct Dialect {
     /// The corpus's `!!!RDF**<spine>:` records (`!!!RDF**kern: > = above`), one per spine kind
     /// and signifier (the first definition met), in the order met.
     pub signifiers: Vec<String>,
-    /// The meters its files start in (`2/4`), most files first (ties: first met first): what
-    /// a sample whose meter comes from the music prefers when the model's own measures do not
-    /// settle it (Joplin's rags are in 2/4, the sonatas' movements mostly in 3/4). Empty: the
-    /// training corpus's preference.
+    /// The meters its files start in (`2/4`), most files first (ties: first met first): what a
+    /// sample whose meter comes from the music draws from (with [`Dialect::meter_counts`]), or
+    /// prefers when the model's own measures do not settle it (weights without the counts).
+    /// Empty: the training corpus's preference.
     pub meters: Vec<String>,
+    /// How many of its files start in each of [`Dialect::meters`] (the same order): a sample
+    /// of a model that reads the measure clock draws its meter from them (`sampler`'s
+    /// `music_meter`). Empty in weights written before them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub meter_counts: Vec<u32>,
 }
 
 /// What [`Dialect::of_corpus`] found.
@@ -58,7 +63,7 @@ impl Dialect {
     /// on them still samples, but its grammar never writes such lines).
     pub fn of_corpus(corpus: &Corpus) -> DialectReport {
         let signifiers = signifiers_of(&corpus.rdf_records);
-        let meters = meters_by_count(&corpus.first_meters);
+        let (meters, meter_counts) = meters_by_count(&corpus.first_meters).into_iter().unzip();
         let readable = |editions: bool| {
             let report = check_prepared_in(&corpus.text, MeterChoice::FromMusic, editions);
             report.diagnostics.into_iter().filter(|d| d.kind != DiagnosticKind::Rhythm).collect()
@@ -66,7 +71,7 @@ impl Dialect {
         let strict: Vec<_> = readable(false);
         if strict.is_empty() {
             return DialectReport {
-                dialect: Dialect { editions: false, signifiers, meters },
+                dialect: Dialect { editions: false, signifiers, meters, meter_counts },
                 ..DialectReport::default()
             };
         }
@@ -83,7 +88,7 @@ impl Dialect {
             }
         }
         DialectReport {
-            dialect: Dialect { editions: true, signifiers, meters },
+            dialect: Dialect { editions: true, signifiers, meters, meter_counts },
             unreadable,
             unreadable_count: files.len(),
         }
@@ -104,6 +109,16 @@ impl Dialect {
         if let Some(bad) = self.meters.iter().find(|m| Meter::parse(m).is_err()) {
             return Err(format!("{bad:?} is not a meter"));
         }
+        if !self.meter_counts.is_empty() && self.meter_counts.len() != self.meters.len() {
+            return Err(format!(
+                "{} meter counts for {} meters",
+                self.meter_counts.len(),
+                self.meters.len()
+            ));
+        }
+        if self.meter_counts.contains(&0) {
+            return Err("a meter count of 0".into());
+        }
         for s in &self.signifiers {
             if !is_signifier_record(s) {
                 return Err(format!(
@@ -118,12 +133,18 @@ impl Dialect {
     pub fn preferred_meters(&self) -> Vec<Meter> {
         self.meters.iter().filter_map(|m| Meter::parse(m).ok()).collect()
     }
+
+    /// The meters with how many of the corpus's files start in each (none when the weights
+    /// file predates the counts).
+    pub fn counted_meters(&self) -> Vec<(Meter, u32)> {
+        self.preferred_meters().into_iter().zip(self.meter_counts.iter().copied()).collect()
+    }
 }
 
-/// The distinct meters of `first` that parse, by how often they come (ties: first met first),
-/// at most [`MAX_METERS`].
-fn meters_by_count(first: &[String]) -> Vec<String> {
-    let mut counts: Vec<(String, usize)> = Vec::new();
+/// The distinct meters of `first` that parse and how often each comes, most first (ties: first
+/// met first), at most [`MAX_METERS`].
+fn meters_by_count(first: &[String]) -> Vec<(String, u32)> {
+    let mut counts: Vec<(String, u32)> = Vec::new();
     for m in first.iter().filter_map(|m| Meter::parse(m).ok()) {
         let m = m.to_string();
         match counts.iter_mut().find(|(x, _)| *x == m) {
@@ -133,7 +154,8 @@ fn meters_by_count(first: &[String]) -> Vec<String> {
     }
     // a stable sort keeps the order met among equal counts
     counts.sort_by_key(|c| std::cmp::Reverse(c.1));
-    counts.into_iter().take(MAX_METERS).map(|(m, _)| m).collect()
+    counts.truncate(MAX_METERS);
+    counts
 }
 
 /// The signifier records of `records` a dialect keeps: one per spine kind and signifier (the
@@ -204,6 +226,7 @@ mod tests {
             editions: true,
             signifiers: vec!["!!!RDF**kern: > = above".into()],
             meters: vec!["2/4".into()],
+            meter_counts: vec![3],
         };
         assert!(ok.validate().is_ok());
         for bad in ["**kern", "!!!RDF**kern: x\n*-", &format!("!!!RDF**kern: {}", "x".repeat(300))]
@@ -213,14 +236,19 @@ mod tests {
         }
         let many = Dialect { signifiers: vec![ok.signifiers[0].clone(); 33], ..ok.clone() };
         assert!(many.validate().is_err());
-        let meter = Dialect { meters: vec!["7/3".into()], ..ok };
+        let meter = Dialect { meters: vec!["7/3".into()], ..ok.clone() };
         assert!(meter.validate().is_err());
+        let counts = Dialect { meter_counts: vec![3, 1], ..ok.clone() };
+        assert!(counts.validate().is_err());
+        let zero = Dialect { meter_counts: vec![0], ..ok };
+        assert!(zero.validate().is_err());
     }
 
     #[test]
     fn the_meters_of_a_corpus_come_most_files_first() {
         let first: Vec<String> =
             ["3/4", "2/4", "2/4", "6/8", "3/4", "2/4", "x"].iter().map(|m| m.to_string()).collect();
-        assert_eq!(meters_by_count(&first), ["2/4", "3/4", "6/8"]);
+        let counted = meters_by_count(&first);
+        assert_eq!(counted, [("2/4".into(), 3), ("3/4".into(), 2), ("6/8".into(), 1)]);
     }
 }

@@ -58,12 +58,13 @@ const NUMBER_PRUNE: f64 = 1e-3;
 /// A drawn line longer than this is refused (the longest line of the corpus has 157
 /// characters).
 pub const MAX_LINE_CHARS: usize = 400;
-/// With the meter from the music, the model first writes this many characters freely (the
-/// probe): its measures' lengths say the meter of the piece it means to write (the prepared
-/// corpus has no `*M` at a piece's start, so the meter is in how long its measures are).
+/// With the meter from the music, a model without the measure clock first writes this many
+/// characters freely (the probe): its measures' lengths say the meter of the piece it means to
+/// write (the prepared corpus has no `*M` at a piece's start, so the meter is in how long its
+/// measures are). See [`music_meter`].
 pub const PROBE_LENGTH: usize = 600;
-/// The probe's seed is the sample's with these bits flipped (another stream, the same for the
-/// same seed).
+/// The probe's seed, and the meter draw's, is the sample's with these bits flipped (another
+/// stream, the same for the same seed).
 const PROBE_SEED: u64 = 0x05EE_D0F3_E7E8;
 
 /// How to sample. The same options and model give the same text on every run and platform.
@@ -326,7 +327,7 @@ impl Sampler {
         let (tokens, mut grammar) = Self::prepare(&model, &opts)?;
         if opts.meter == MeterChoice::FromMusic {
             if let Some(g) = &mut grammar {
-                *g = prime_grammar(&opts, &model, MeterChoice::Fixed(probe_meter(&model, &opts)))?;
+                *g = prime_grammar(&opts, &model, MeterChoice::Fixed(music_meter(&model, &opts)))?;
             }
         }
         let v = model.hyper().vocab_size;
@@ -361,7 +362,7 @@ impl Sampler {
                     // classes counted that way too.
                     let meter = match opts.meter {
                         MeterChoice::Fixed(m) => m,
-                        MeterChoice::FromMusic => probe_meter(&model, &opts),
+                        MeterChoice::FromMusic => music_meter(&model, &opts),
                     };
                     held_meter = Some(meter);
                     prime_clock = TextClock::holding(editions, Some(meter.ticks()));
@@ -947,6 +948,33 @@ impl Sampler {
         }
         count
     }
+}
+
+/// The meter of a sample whose meter comes from the music. A model that reads the measure clock
+/// writes the meter its clock counts, so the meter is drawn as the corpus's pieces have theirs:
+/// one of the meters its files start in, as often as they do (its dialect's counts; the draw is
+/// on a stream of its own, from the seed). Other models (and weights without the counts): the
+/// meter of the probe ([`probe_meter`]).
+///
+/// Why not the probe for all: with the clock, a free sample's first measure has an unknown
+/// length, which the models learnt from the corpus's first measures and cadenzas, and the
+/// measures after it keep its length: the beethoven model's probe had no measure of a meter's
+/// length in 600 characters for most seeds, so every sample fell back to its commonest meter
+/// (2/4 for 16 seeds of 16); mozart's probes gave lengths such as 5/16 and 7/8.
+fn music_meter(model: &Arc<CpuModel>, opts: &SampleOptions) -> Meter {
+    let counts: Vec<(Meter, u32)> = model.dialect().counted_meters();
+    let total: u64 = counts.iter().map(|&(_, n)| u64::from(n)).sum();
+    if !model.hyper().measure_clock || total == 0 {
+        return probe_meter(model, opts);
+    }
+    let mut pick = Rng::new(opts.seed ^ PROBE_SEED).next_u64() % total;
+    for &(meter, n) in &counts {
+        if pick < u64::from(n) {
+            return meter;
+        }
+        pick -= u64::from(n);
+    }
+    counts[0].0 // not reached: pick < total
 }
 
 /// The meter of the piece the model means to write after the prime: the length its measures
