@@ -13,7 +13,8 @@ use crate::kern::{
     ScoreOptions,
 };
 use crate::sampler::{
-    SampleError, SampleOptions, Sampler, MAX_CONTINUE_PRIME, MAX_LENGTH, MAX_PRIME, MAX_TEMPERATURE,
+    drawn_meter, SampleError, SampleOptions, Sampler, MAX_CONTINUE_PRIME, MAX_LENGTH, MAX_PRIME,
+    MAX_TEMPERATURE,
 };
 use crate::weights::{Hyper, Provenance, Weights, WeightsError};
 
@@ -531,9 +532,15 @@ impl Composer {
     /// to a score (`kernrnn sample --kern`, the page and the element), with the title and the
     /// sampling meter as the score's default; with `max_measures`, of its first measures only.
     pub fn score(&self, raw: &str, opts: &SampleOptions, max_measures: Option<usize>) -> Score {
+        // A meter the sample drew from the corpus's is the score's (6/8 rather than the 3/4
+        // its measures' length would give).
+        let meter = match (opts.meter, drawn_meter(&self.model, opts.seed)) {
+            (MeterChoice::FromMusic, Some(drawn)) => MeterChoice::Fixed(drawn),
+            (meter, _) => meter,
+        };
         let score_opts = ScoreOptions {
             title: Some(self.title(opts)),
-            meter: opts.meter,
+            meter,
             dialect: self.model.dialect().clone(),
             ..ScoreOptions::default()
         };

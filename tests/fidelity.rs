@@ -162,3 +162,26 @@ fn the_meters_of_the_shipped_models_pieces_vary_as_their_corpus_movements_do() {
         assert!(drawn.len() >= 3, "{name}: {drawn:?}");
     }
 }
+
+/// The score says the meter the sample drew, not the one its measures' length suggests: a 6/8
+/// piece is `*M6/8`, not `*M3/4`; a 2/2 piece `*M2/2`, not `*M4/4`.
+#[test]
+fn a_pieces_score_says_the_meter_it_drew() {
+    let composer = shipped("mozart");
+    let mut seen = Vec::new();
+    for seed in 1..=40 {
+        let Some(meter) = kernrnn::sampler::drawn_meter(composer.model(), seed) else {
+            panic!("the shipped model draws its meters")
+        };
+        let name = meter.to_string();
+        if !["6/8", "2/2"].contains(&name.as_str()) || seen.contains(&name) {
+            continue;
+        }
+        let opts = SampleOptions { seed, length: 300, ..SampleOptions::default() };
+        let raw = kernrnn::sample(composer.model().clone(), &opts).unwrap();
+        let score = composer.score(&raw, &opts, None);
+        assert!(score.kern.contains(&format!("\n*M{name}\t")), "seed {seed}: {}", score.kern);
+        seen.push(name);
+    }
+    assert_eq!(seen.len(), 2, "seeds 1-40 drew {seen:?}");
+}

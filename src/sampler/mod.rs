@@ -962,19 +962,28 @@ impl Sampler {
 /// length in 600 characters for most seeds, so every sample fell back to its commonest meter
 /// (2/4 for 16 seeds of 16); mozart's probes gave lengths such as 5/16 and 7/8.
 fn music_meter(model: &Arc<CpuModel>, opts: &SampleOptions) -> Meter {
+    drawn_meter(model, opts.seed).unwrap_or_else(|| probe_meter(model, opts))
+}
+
+/// The meter a sample of `model` with the meter from the music and this seed draws from its
+/// corpus's meters (see [`music_meter`]); none for a model that does not read the measure
+/// clock or whose weights keep no meter counts (it runs the probe). The score of a sample
+/// says the same meter (`Composer::score`): a drawn 6/8 is not the 3/4 its measures' length
+/// would suggest.
+pub fn drawn_meter(model: &CpuModel, seed: u64) -> Option<Meter> {
     let counts: Vec<(Meter, u32)> = model.dialect().counted_meters();
     let total: u64 = counts.iter().map(|&(_, n)| u64::from(n)).sum();
     if !model.hyper().measure_clock || total == 0 {
-        return probe_meter(model, opts);
+        return None;
     }
-    let mut pick = Rng::new(opts.seed ^ PROBE_SEED).next_u64() % total;
+    let mut pick = Rng::new(seed ^ PROBE_SEED).next_u64() % total;
     for &(meter, n) in &counts {
         if pick < u64::from(n) {
-            return meter;
+            return Some(meter);
         }
         pick -= u64::from(n);
     }
-    counts[0].0 // not reached: pick < total
+    counts.first().map(|&(m, _)| m) // not reached: pick < total
 }
 
 /// The meter of the piece the model means to write after the prime: the length its measures
