@@ -13,7 +13,7 @@ use crate::kern::{
     ScoreOptions,
 };
 use crate::sampler::{
-    drawn_meter, SampleError, SampleOptions, Sampler, MAX_CONTINUE_PRIME, MAX_LENGTH, MAX_PRIME,
+    chosen_meter, SampleError, SampleOptions, Sampler, MAX_CONTINUE_PRIME, MAX_LENGTH, MAX_PRIME,
     MAX_TEMPERATURE,
 };
 use crate::weights::{Hyper, Provenance, Weights, WeightsError};
@@ -532,11 +532,13 @@ impl Composer {
     /// to a score (`kernrnn sample --kern`, the page and the element), with the title and the
     /// sampling meter as the score's default; with `max_measures`, of its first measures only.
     pub fn score(&self, raw: &str, opts: &SampleOptions, max_measures: Option<usize>) -> Score {
-        // A meter the sample drew from the corpus's is the score's (6/8 rather than the 3/4
-        // its measures' length would give).
-        let meter = match (opts.meter, drawn_meter(&self.model, opts.seed)) {
-            (MeterChoice::FromMusic, Some(drawn)) => MeterChoice::Fixed(drawn),
-            (meter, _) => meter,
+        // The meter a sample with the grammar kept is the score's (a drawn 6/8 rather than the
+        // 3/4 its measures' length would give); a raw sample's is read from its measures.
+        let meter = match opts.meter {
+            MeterChoice::FromMusic if !opts.raw => {
+                chosen_meter(&self.model, opts).map_or(opts.meter, MeterChoice::Fixed)
+            }
+            meter => meter,
         };
         let score_opts = ScoreOptions {
             title: Some(self.title(opts)),

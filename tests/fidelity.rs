@@ -170,18 +170,34 @@ fn a_pieces_score_says_the_meter_it_drew() {
     let composer = shipped("mozart");
     let mut seen = Vec::new();
     for seed in 1..=40 {
-        let Some(meter) = kernrnn::sampler::drawn_meter(composer.model(), seed) else {
+        let opts = SampleOptions { seed, length: 300, ..SampleOptions::default() };
+        let Some(meter) = kernrnn::sampler::chosen_meter(composer.model(), &opts) else {
             panic!("the shipped model draws its meters")
         };
         let name = meter.to_string();
         if !["6/8", "2/2"].contains(&name.as_str()) || seen.contains(&name) {
             continue;
         }
-        let opts = SampleOptions { seed, length: 300, ..SampleOptions::default() };
         let raw = kernrnn::sample(composer.model().clone(), &opts).unwrap();
         let score = composer.score(&raw, &opts, None);
         assert!(score.kern.contains(&format!("\n*M{name}\t")), "seed {seed}: {}", score.kern);
         seen.push(name);
     }
     assert_eq!(seen.len(), 2, "seeds 1-40 drew {seen:?}");
+}
+
+/// A prime with a measure of a meter's length sets the piece's meter (a continued score
+/// without `*M`), as the probe that continued the prime did; no meter is drawn for it.
+#[test]
+fn a_prime_with_a_whole_measure_keeps_its_meter() {
+    let composer = shipped("beethoven");
+    let prime = "@\n4c\t4e\n4d\t4f\n4e\t4g\n@\n";
+    for seed in 1..=8 {
+        let opts =
+            SampleOptions { seed, prime: prime.into(), length: 200, ..SampleOptions::default() };
+        let sampler = Sampler::new(composer.model().clone(), opts.clone()).unwrap();
+        assert_eq!(sampler.meter().map(|m| m.to_string()), Some("3/4".into()), "seed {seed}");
+        let raw = kernrnn::sample(composer.model().clone(), &opts).unwrap();
+        assert!(composer.score(&raw, &opts, None).kern.contains("\n*M3/4\t"), "seed {seed}");
+    }
 }

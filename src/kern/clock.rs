@@ -52,7 +52,9 @@ const SIXTEENTH: u64 = TPW / 16;
 
 /// The lengths a raw sample's measure must have to set the length its clock holds: those of
 /// the meters the corpora's movements start in (see [`FIRST_MEASURE_LENGTHS`]) and 9/16 (one
-/// Beethoven movement). A pickup, a cadenza or a miscounted measure does not change it.
+/// Beethoven movement). A cadenza or a measure of another length does not change it; one
+/// measure of another meter's length does (a half-note pickup in 4/4 makes it 2/4 until a
+/// whole measure sets 4/4 again).
 pub fn is_meter_length(length: u64) -> bool {
     FIRST_MEASURE_LENGTHS.contains(&length) || length == TPW * 9 / 16
 }

@@ -4,8 +4,9 @@
 //! clipping, dropout and checkpoints stay burn's while the recurrence runs as two loops
 //! (`lstm_cpu`) or two kernel launches (`lstm_cube`).
 //!
-//! The operation takes `xproj [T*B, 4H]` (the chunk's input projection, bias included),
-//! `w_hh [H, 4H]` and the state `h0`, `c0` `[B, H]`, and returns one tensor
+//! The operation takes `xproj [T*B, 4H]` (the chunk's input projection, without the bias; or
+//! the input and `w_ih`, to project inside), `bias [4H]`, `w_hh [H, 4H]` and the state `h0`,
+//! `c0` `[B, H]`, and returns one tensor
 //! `[(T+1)*B, H]`: `h_1 .. h_T`, then `c_T`. One output because an autodiff node has one; the
 //! caller slices it with ordinary (differentiable) ops.
 //!

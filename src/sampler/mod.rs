@@ -847,7 +847,8 @@ impl Sampler {
         if let (SampleClock::Grammar(clock), None) = (&self.clock, &self.grammar) {
             // The sample went on without its grammar: the clock follows the text as training's
             // would, from the next line.
-            let held = clock.length().filter(|&l| is_meter_length(l));
+            // The measure's length with the grammar: the meter's, whatever it is.
+            let held = clock.length();
             let lost = TextClock::lost_from(*clock, self.model.dialect().editions, held);
             self.clock = SampleClock::Text(Box::new(lost));
         }
@@ -961,16 +962,31 @@ impl Sampler {
 /// measures after it keep its length: the beethoven model's probe had no measure of a meter's
 /// length in 600 characters for most seeds, so every sample fell back to its commonest meter
 /// (2/4 for 16 seeds of 16); mozart's probes gave lengths such as 5/16 and 7/8.
+///
+/// A prime that has a measure of a meter's length sets the meter (the last such measure's: a
+/// continued score without `*M`), as it did through the probe, which continued the prime.
 fn music_meter(model: &Arc<CpuModel>, opts: &SampleOptions) -> Meter {
-    drawn_meter(model, opts.seed).unwrap_or_else(|| probe_meter(model, opts))
+    chosen_meter(model, opts).unwrap_or_else(|| probe_meter(model, opts))
 }
 
-/// The meter a sample of `model` with the meter from the music and this seed draws from its
-/// corpus's meters (see [`music_meter`]); none for a model that does not read the measure
-/// clock or whose weights keep no meter counts (it runs the probe). The score of a sample
-/// says the same meter (`Composer::score`): a drawn 6/8 is not the 3/4 its measures' length
-/// would suggest.
-pub fn drawn_meter(model: &CpuModel, seed: u64) -> Option<Meter> {
+/// The meter of a sample with the meter from the music where no probe is needed (see
+/// [`music_meter`]): its prime's, else, for a model that reads the measure clock and whose
+/// weights keep its corpus's meter counts, the one drawn from them. The score of a sample with
+/// the grammar says the same meter (`Composer::score`): a drawn 6/8 is not the 3/4 its
+/// measures' length would suggest.
+pub fn chosen_meter(model: &CpuModel, opts: &SampleOptions) -> Option<Meter> {
+    // In the editions dialect, which reads a continued real score too.
+    let prime = measure_lengths(&opts.prime, true);
+    match prime.into_iter().rev().find(|&l| is_meter_length(l)) {
+        Some(length) => Meter::for_length(length),
+        None => drawn_meter(model, opts.seed),
+    }
+}
+
+/// The meter drawn for this seed from the model's corpus's meters, as often as its files start
+/// in them; none for a model that does not read the measure clock or whose weights keep no
+/// meter counts (it runs the probe).
+fn drawn_meter(model: &CpuModel, seed: u64) -> Option<Meter> {
     let counts: Vec<(Meter, u32)> = model.dialect().counted_meters();
     let total: u64 = counts.iter().map(|&(_, n)| u64::from(n)).sum();
     if !model.hyper().measure_clock || total == 0 {
