@@ -335,14 +335,25 @@ impl Sampler {
         // prime was read in (a real score being continued may need the editions dialect); a
         // sample with the grammar goes on from it with the sampler's grammar.
         let editions = grammar.as_ref().map_or(model.dialect().editions, Grammar::editions);
-        let mut prime_clock = TextClock::new(editions);
         let clock_input = model.hyper().measure_clock;
+        // Raw, the clock holds a meter's length (see `TextClock::holding`), the prime's classes
+        // counted that way too.
+        let held_meter = match (&grammar, clock_input, raw_clock) {
+            (None, true, RawClock::HoldsMeter) => Some(match opts.meter {
+                MeterChoice::Fixed(m) => m,
+                MeterChoice::FromMusic => music_meter(&model, &opts),
+            }),
+            _ => None,
+        };
+        let mut prime_clock = match held_meter {
+            Some(meter) => TextClock::holding(editions, Some(meter.ticks())),
+            None => TextClock::new(editions),
+        };
         let mut classes: Vec<u8> = opts
             .prime
             .chars()
             .map(|c| if clock_input { prime_clock.push(c) } else { UNKNOWN })
             .collect();
-        let mut held_meter = None;
         let clock = match (&grammar, clock_input) {
             (_, false) => SampleClock::Off,
             (Some(g), true) => {
@@ -356,22 +367,7 @@ impl Sampler {
                 }
                 SampleClock::Grammar(clock)
             }
-            (None, true) => {
-                if raw_clock == RawClock::HoldsMeter {
-                    // The clock holds a meter's length (see `TextClock::holding`), the prime's
-                    // classes counted that way too.
-                    let meter = match opts.meter {
-                        MeterChoice::Fixed(m) => m,
-                        MeterChoice::FromMusic => music_meter(&model, &opts),
-                    };
-                    held_meter = Some(meter);
-                    prime_clock = TextClock::holding(editions, Some(meter.ticks()));
-                    for (c, class) in opts.prime.chars().zip(&mut classes) {
-                        *class = prime_clock.push(c);
-                    }
-                }
-                SampleClock::Text(Box::new(prime_clock))
-            }
+            (None, true) => SampleClock::Text(Box::new(prime_clock)),
         };
         let mut sampler = Sampler {
             state: model.zero_state(),
