@@ -25,6 +25,7 @@ use cubecl::prelude::*;
 use cubecl::server::Handle;
 use cubecl::wgpu::WgpuDevice;
 
+use crate::infer::cube_math::{sigmoid, tanh};
 use crate::infer::CpuModel;
 use crate::kern::clock::UNKNOWN;
 use crate::weights::Hyper;
@@ -61,19 +62,6 @@ pub enum GpuError {
     Unsupported(String),
     #[error("the GPU failed: {0}")]
     Device(String),
-}
-
-#[cube]
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + f32::exp(-x))
-}
-
-/// tanh of an argument clamped to ±15, where tanh is 1 to f32 precision: some WebGPU
-/// implementations (SwiftShader's) compute tanh from exponentials that overflow to NaN for large
-/// arguments, and an LSTM's cell state grows large.
-#[cube]
-fn tanh(x: f32) -> f32 {
-    f32::tanh(x.clamp(-15.0, 15.0))
 }
 
 /// PCG hash (O'Neill; Jarzynski and Olano, "Hash functions for GPU rendering", 2020).

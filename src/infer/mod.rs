@@ -6,6 +6,8 @@
 //! and wasm builds give bit-identical logits and therefore identical samples.
 
 pub mod cpu;
+#[cfg(any(feature = "webgpu", feature = "wgpu"))]
+pub(crate) mod cube_math;
 #[cfg(feature = "webgpu")]
 pub mod gpu;
 pub mod math;

@@ -24,21 +24,10 @@ use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
 
 use super::lstm::{FusedLstm, FusedLstmKernels};
+use crate::infer::cube_math::{sigmoid, tanh};
 
 /// One invocation per hidden unit, and WebGPU guarantees 256 invocations per workgroup.
 pub const MAX_HIDDEN: usize = 256;
-
-#[cube]
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + f32::exp(-x))
-}
-
-/// tanh of an argument clamped to ±15, where tanh is 1 to f32 precision: some implementations
-/// compute tanh from exponentials that overflow to NaN for large arguments (see `infer::gpu`).
-#[cube]
-fn tanh(x: f32) -> f32 {
-    f32::tanh(x.clamp(-15.0, 15.0))
-}
 
 /// The forward pass of one batch row (workgroup `b`, invocation `j` = hidden unit).
 ///
